@@ -1,0 +1,158 @@
+"""`yavio up/status/down` as a user runs them: the real CLI, real Postgres, real chdb, real server."""
+
+from __future__ import annotations
+
+import json
+import os
+import socket
+import stat
+import subprocess
+import sys
+import textwrap
+from pathlib import Path
+
+import httpx
+import pytest
+
+from tests.conftest import free_port
+
+pytestmark = pytest.mark.stack
+
+
+def yavio(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
+    env = {key: value for key, value in os.environ.items() if not key.startswith("YAVIO_")}
+    env["YAVIO_HOME"] = str(home)
+    return subprocess.run([sys.executable, "-m", "yavio_cli", *args], env=env, text=True,
+                          capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+def status_of(home: Path) -> dict:
+    result = yavio(home, "status", "--json")
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+def insert_events_while_down(home: Path, project_id: str, workspace_id: str, count: int) -> None:
+    """Write events straight into the stack's chdb folder, in a separate process (chdb opens one
+    folder per process, and only while the server does not hold it)."""
+    script = textwrap.dedent(f"""
+        import uuid
+        from datetime import datetime, timezone
+        from yavio_ingest.store.clickhouse import ClickHouseStore, event_row
+        from yavio_sdk.events import validate_obj
+        store = ClickHouseStore("chdb://{home / 'clickhouse'}")
+        rows = []
+        for i in range({count}):
+            event, issues = validate_obj({{
+                "event_id": str(uuid.uuid4()), "event_type": "tool_call", "trace_id": f"tr_{{i}}",
+                "session_id": "ses_1", "timestamp": "2026-11-20T10:00:00.000Z",
+                "source": "server", "event_name": "search_rooms", "latency_ms": 12.5,
+                "status": "success"}})
+            assert not issues, issues
+            rows.append(event_row(event, uuid.UUID("{workspace_id}"), uuid.UUID("{project_id}"),
+                                  datetime.now(timezone.utc)))
+        store.insert_rows(rows)
+        store.close()
+    """)
+    subprocess.run([sys.executable, "-c", script], check=True, timeout=120)
+
+
+@pytest.fixture
+def ports() -> dict[str, int]:
+    return {"port": free_port(), "pg_port": free_port()}
+
+
+def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, int]) -> None:
+    home = tmp_path / "home"
+    flags = ["--port", str(ports["port"]), "--pg-port", str(ports["pg_port"])]
+
+    first = yavio(home, "up", *flags)
+    assert first.returncode == 0, first.stderr
+    assert "Yavio is up" in first.stdout
+    status = status_of(home)
+    assert status["running"] is True
+    for component in ("server", "postgres", "clickhouse"):
+        assert status[component]["status"] == "up", status
+    assert status["server"]["port"] == ports["port"]
+    assert status["postgres"]["port"] == ports["pg_port"]
+    assert status["events"] == 0
+    assert httpx.get(f"http://127.0.0.1:{ports['port']}/health").json() == \
+        {"status": "ok", "postgres": "up", "clickhouse": "up"}
+
+    # Secrets live in private files, never on a command line.
+    secrets = json.loads((home / "secrets.json").read_text())
+    credentials = json.loads((home / "credentials.json").read_text())
+    for path in (home / "secrets.json", home / "credentials.json"):
+        assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    command_lines = " ".join(
+        Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
+        for pid in (status["server"]["pid"], status["postgres"]["pid"]))
+    for secret in (*secrets.values(), credentials["token"]):
+        assert secret not in command_lines
+
+    again = yavio(home, "up", *flags)
+    assert again.returncode == 0, again.stderr
+    assert "already running" in again.stdout
+    assert status_of(home)["server"]["pid"] == status["server"]["pid"]
+
+    stopped = yavio(home, "down")
+    assert stopped.returncode == 0, stopped.stderr
+    for component in ("server", "postgres"):
+        assert not alive(status[component]["pid"]), f"{component} still running"
+    leftovers = [p for p in os.listdir("/proc") if p.isdigit() and alive(int(p)) and
+                 str(home) in Path(f"/proc/{p}/cmdline").read_bytes().decode(errors="replace")]
+    assert leftovers == []
+    assert status_of(home)["running"] is False
+
+    insert_events_while_down(home, credentials["project"]["id"], credentials["workspace"]["id"], 7)
+
+    restarted = yavio(home, "up", *flags)
+    assert restarted.returncode == 0, restarted.stderr
+    try:
+        after = status_of(home)
+        assert after["running"] is True
+        assert after["events"] == 7
+        # The owner's token, stored in Postgres before `down`, still works after `up`.
+        stats = httpx.get(f"http://127.0.0.1:{ports['port']}/v1/stats",
+                          headers={"Authorization": f"Bearer {credentials['token']}"})
+        assert stats.status_code == 200 and stats.json()["events"] == 7
+    finally:
+        yavio(home, "down")
+
+
+def test_a_busy_port_gives_one_line_naming_the_port_and_the_flag(
+        tmp_path: Path, ports: dict[str, int]) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["port"]))
+        squatter.listen()
+        result = yavio(tmp_path / "home", "up", "--port", str(ports["port"]),
+                       "--pg-port", str(ports["pg_port"]))
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert str(ports["port"]) in lines[0] and "--port" in lines[0]
+
+
+def test_a_busy_postgres_port_names_the_pg_port_flag(tmp_path: Path,
+                                                      ports: dict[str, int]) -> None:
+    with socket.socket() as squatter:
+        squatter.bind(("127.0.0.1", ports["pg_port"]))
+        squatter.listen()
+        result = yavio(tmp_path / "home", "up", "--port", str(ports["port"]),
+                       "--pg-port", str(ports["pg_port"]))
+    assert result.returncode == 1
+    assert str(ports["pg_port"]) in result.stderr and "--pg-port" in result.stderr
+
+
+def test_status_without_a_stack_says_how_to_start_it(tmp_path: Path) -> None:
+    result = yavio(tmp_path / "home", "status")
+    assert result.returncode == 0
+    assert "Yavio is not running. Start it with `yavio up`." in result.stdout

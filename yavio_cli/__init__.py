@@ -1,0 +1,1 @@
+"""Yavio command line and terminal dashboard."""

@@ -1,0 +1,3 @@
+from yavio_cli.main import main
+
+main()

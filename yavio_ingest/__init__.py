@@ -1,0 +1,1 @@
+"""Yavio ingestion server: events in, analytics out."""

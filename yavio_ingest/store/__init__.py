@@ -1,0 +1,1 @@
+"""The stores: ClickHouse for events, Postgres for tenants and credentials."""

@@ -1,0 +1,3 @@
+"""Yavio SDK: product analytics for MCP servers."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,59 @@
+"""Every `YAVIO-NNNN` code, with its HTTP status and message, in one table.
+
+Codes are stable and never reused. Ranges: 1xxx SDK, 2xxx ingest, 3xxx read and management API,
+5xxx storage, 6xxx CLI, 7xxx configuration and infrastructure. The SDK, the server and the CLI all
+look codes up here, so a code means the same thing wherever a user meets it.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+
+class ErrorCode(NamedTuple):
+    code: str
+    status: int
+    message: str
+
+
+_TABLE = [
+    # 2xxx: ingestion
+    ErrorCode("YAVIO-2000", 401, "Missing credential: send 'Authorization: Bearer <key or token>'."),
+    ErrorCode("YAVIO-2001", 401, "Unknown or revoked API key."),
+    ErrorCode("YAVIO-2004", 401, "Invalid, expired or tampered widget token."),
+    ErrorCode("YAVIO-2006", 401, "Malformed credential: expected 'Bearer yav_…' or a widget token."),
+    ErrorCode("YAVIO-2050", 429, "Project event rate limit exceeded."),
+    ErrorCode("YAVIO-2052", 429, "Too many failed authentication attempts from this address."),
+    ErrorCode("YAVIO-2053", 429, "Widget token event rate limit exceeded."),
+    ErrorCode("YAVIO-2054", 429, "Monthly event quota of the workspace plan exceeded."),
+    ErrorCode("YAVIO-2100", 400, "Invalid batch."),
+    ErrorCode("YAVIO-2109", 400, "Empty or unparsable request body."),
+    ErrorCode("YAVIO-2110", 400, "The batch has no events."),
+    ErrorCode("YAVIO-2111", 413, "Request body too large."),
+    ErrorCode("YAVIO-2112", 400, "An event's session_id does not match the widget token's session."),
+    ErrorCode("YAVIO-2113", 400, "Too many events in one batch."),
+    ErrorCode("YAVIO-2114", 415, "Unsupported Content-Encoding."),
+    ErrorCode("YAVIO-2300", 400, "traceId must be 1 to 128 characters."),
+    ErrorCode("YAVIO-2301", 400, "sessionId must be 1 to 128 characters."),
+    ErrorCode("YAVIO-2302", 401, "Widget tokens can only be minted with an API key."),
+    ErrorCode("YAVIO-2402", 503, "Ingestion is backed up; retry shortly."),
+    # 3xxx: read and management API
+    ErrorCode("YAVIO-3000", 401, "Missing or invalid access token."),
+    # 5xxx: storage
+    ErrorCode("YAVIO-5000", 503, "Postgres is unavailable."),
+    ErrorCode("YAVIO-5001", 503, "ClickHouse is unavailable."),
+    ErrorCode("YAVIO-5002", 500, "A store migration failed."),
+    # 6xxx: CLI
+    ErrorCode("YAVIO-6000", 1, "Yavio is not running. Start it with `yavio up`."),
+    ErrorCode("YAVIO-6001", 1, "A port Yavio needs is already in use."),
+    ErrorCode("YAVIO-6002", 1, "A component of the stack failed to start."),
+    # 7xxx: configuration and infrastructure
+    ErrorCode("YAVIO-7000", 500, "Invalid configuration."),
+]
+
+CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}
+
+
+def error_code(code: str) -> ErrorCode:
+    """The table entry for `code`; an unknown code is a programming error and raises KeyError."""
+    return CODES[code]
