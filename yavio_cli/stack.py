@@ -194,7 +194,7 @@ def server_pid(state: dict[str, Any]) -> int | None:
 
 
 def _server_env(config: StackConfig) -> dict[str, str]:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YAVIO_")}
+    env = dict(os.environ)  # passes YAVIO_RETENTION_DAYS and friends on to the server
     env.update({
         "YAVIO_HOME": str(config.home.root),
         "YAVIO_HOST": config.host,

@@ -59,6 +59,9 @@ def event_row(event: Any, workspace_id: uuid.UUID, project_id: uuid.UUID,
             value = project_id
         elif column == "ingested_at":
             value = ingested_at
+        elif column == "event_type":
+            # The union's tag lives on the struct's class, not on the instance.
+            value = type(event).__struct_config__.tag
         elif column == "event_id":
             value = uuid.UUID(str(event.event_id))
         elif column == "timestamp":
