@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import time
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -121,10 +122,15 @@ def status(home: HomeOption = None, as_json: JsonOption = False) -> None:
         console.print("\nYavio is not running. Start it with `yavio up`.")
 
 
+class Component(str, Enum):
+    server = "server"
+    postgres = "postgres"
+
+
 @app.command()
 def logs(
-    component: Annotated[Optional[str], typer.Argument(
-        help="server or postgres [default: both]", show_default=False)] = None,
+    component: Annotated[Optional[Component], typer.Argument(
+        help="Only this component's log [default: both].", show_default=False)] = None,
     follow: Annotated[bool, typer.Option("--follow", "-f", help="Keep printing new lines.")] = False,
     lines: Annotated[int, typer.Option("--lines", "-n", help="Lines to show first.")] = 50,
     home: HomeOption = None,
@@ -134,11 +140,7 @@ def logs(
     Example: `yavio logs server -f`
     """
     config = _config(home)
-    names = ["server", "postgres"]
-    if component is not None and component not in names:
-        raise typer.BadParameter(f"unknown component {component!r}; choose server or postgres",
-                                 param_hint="COMPONENT")
-    chosen = [component] if component else names
+    chosen = [component.value] if component else [c.value for c in Component]
     paths = {name: config.home.log_file(name) for name in chosen}
     if not any(path.exists() for path in paths.values()):
         raise _fail(f"No logs yet in {config.home.logs_dir}. Start Yavio with `yavio up`.")

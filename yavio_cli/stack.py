@@ -58,7 +58,17 @@ def up(config: StackConfig, progress: Progress = lambda _: None) -> dict[str, An
     """Start whatever is not running, wait for health, bootstrap on first run; return status."""
     home = config.home
     home.ensure()
-    if server_pid(home.state()) is not None:
+    state = home.state()
+    running_pid = server_pid(state)
+    if running_pid is not None:
+        postgres = config.postgres(state.get("postgres", {}).get("port"))
+        if state.get("postgres", {}).get("embedded") and postgres.pid() is None:
+            progress("Restarting Postgres")
+            try:
+                postgres.start()
+            except PostgresError as error:
+                raise StackError(str(error)) from error
+            _wait_healthy(config, running_pid)
         return {**status(config), "already_running": True}
 
     secrets = home.secrets()

@@ -15,6 +15,7 @@ import httpx
 import pytest
 
 from tests.conftest import free_port
+from yavio_cli.local_postgres import LocalPostgres
 
 pytestmark = pytest.mark.stack
 
@@ -102,6 +103,19 @@ def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, in
     assert again.returncode == 0, again.stderr
     assert "already running" in again.stdout
     assert status_of(home)["server"]["pid"] == status["server"]["pid"]
+
+    # Postgres dies under a running server: health says which store is down, `up` heals it.
+    LocalPostgres(home / "postgres", ports["pg_port"], home / "logs" / "postgres.log").stop()
+    degraded = httpx.get(f"http://127.0.0.1:{ports['port']}/health", timeout=10)
+    assert degraded.status_code == 503
+    assert degraded.json() == {"status": "degraded", "postgres": "down", "clickhouse": "up"}
+    assert status_of(home)["postgres"]["status"] == "down"
+    healed = yavio(home, "up", *flags)
+    assert healed.returncode == 0, healed.stderr
+    healed_status = status_of(home)
+    assert healed_status["running"] is True
+    assert healed_status["server"]["pid"] == status["server"]["pid"]
+    status = healed_status
 
     stopped = yavio(home, "down")
     assert stopped.returncode == 0, stopped.stderr
