@@ -20,9 +20,10 @@ from yavio_cli.local_postgres import LocalPostgres
 pytestmark = pytest.mark.stack
 
 
-def yavio(home: Path, *args: str, timeout: float = 180) -> subprocess.CompletedProcess:
-    env = {key: value for key, value in os.environ.items() if not key.startswith("YAVIO_")}
-    env["YAVIO_HOME"] = str(home)
+def yavio(home: Path, *args: str, timeout: float = 180,
+          env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    base = {key: value for key, value in os.environ.items() if not key.startswith("YAVIO_")}
+    env = {**base, **(env or {}), "YAVIO_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "yavio_cli", *args], env=env, text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
 
@@ -170,3 +171,21 @@ def test_status_without_a_stack_says_how_to_start_it(tmp_path: Path) -> None:
     result = yavio(tmp_path / "home", "status")
     assert result.returncode == 0
     assert "Yavio is not running. Start it with `yavio up`." in result.stdout
+
+
+def test_an_external_postgres_url_replaces_the_embedded_one(tmp_path: Path, ports: dict[str, int],
+                                                            postgres_url: str) -> None:
+    home = tmp_path / "home"
+    env_home = {"YAVIO_DATABASE_URL": postgres_url}
+    started = yavio(home, "up", "--port", str(ports["port"]), env=env_home)
+    try:
+        assert started.returncode == 0, started.stderr
+        status = json.loads(yavio(home, "status", "--json", env=env_home).stdout)
+        assert status["running"] is True
+        assert status["postgres"] == {"status": "up", "embedded": False, "pid": None,
+                                      "port": None}
+        assert not (home / "postgres").exists()
+        assert postgres_url not in (home / "secrets.json").read_text()
+    finally:
+        stopped = yavio(home, "down", "--json", env=env_home)
+    assert json.loads(stopped.stdout) == {"stopped": ["server"]}
