@@ -18,7 +18,7 @@ from typing import Any
 
 
 def default_home() -> Path:
-    return Path(os.environ.get("YAVIO_HOME") or Path.home() / ".yavio").expanduser()
+    return Path(os.environ.get("YAVIO_HOME") or Path.home() / ".yavio").expanduser().resolve()
 
 
 @dataclass(frozen=True)

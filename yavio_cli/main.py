@@ -5,6 +5,7 @@ Exit codes: 0 success, 1 a user error (one line saying what to do), 2 a usage er
 
 from __future__ import annotations
 
+import importlib.metadata
 import json
 import os
 import time
@@ -38,11 +39,28 @@ JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
     values = {key: value for key, value in overrides.items() if value is not None}
     return stack.StackConfig(
-        home=YavioHome(home.expanduser() if home else default_home()),
+        home=YavioHome(home.expanduser().resolve() if home else default_home()),
         database_url=os.environ.get("YAVIO_DATABASE_URL") or None,
         clickhouse_url=os.environ.get("YAVIO_CLICKHOUSE_URL") or None,
         **values,
     )
+
+
+def _print_version(requested: bool) -> None:
+    if requested:
+        print(f"yavio {importlib.metadata.version('yavio')}")
+        raise typer.Exit()
+
+
+@app.callback()
+def _global_options(
+    version: Annotated[bool, typer.Option("--version", callback=_print_version, is_eager=True,
+                                          help="Print the version and exit.")] = False,
+) -> None:
+    """Product analytics for MCP servers and ChatGPT Apps, in your terminal.
+
+    Start here: `yavio up`, then `yavio status`.
+    """
 
 
 def _fail(message: str) -> typer.Exit:

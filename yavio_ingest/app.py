@@ -25,6 +25,7 @@ log = logging.getLogger("yavio.ingest")
 SETTINGS = web.AppKey("settings", Settings)
 POSTGRES = web.AppKey("postgres", PostgresStore)
 CLICKHOUSE = web.AppKey("clickhouse", ClickHouseStore)
+REQUEST_ID = web.RequestKey("request_id", str)
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -39,18 +40,18 @@ def error_response(request: web.Request, code: str, message: str | None = None,
     """The error envelope of SPEC section 1: `{error: {code, message, status, requestId}}`."""
     entry = error_code(code)
     body = {"error": {"code": entry.code, "message": message or entry.message,
-                      "status": entry.status, "requestId": request["request_id"]}}
+                      "status": entry.status, "requestId": request[REQUEST_ID]}}
     return web.json_response(body, status=entry.status, headers=headers)
 
 
 @web.middleware
 async def request_id_middleware(request: web.Request, handler: Handler) -> web.StreamResponse:
-    request["request_id"] = request.headers.get("x-request-id") or uuid.uuid4().hex
+    request[REQUEST_ID] = request.headers.get("x-request-id") or uuid.uuid4().hex
     try:
         response = await handler(request)
     except web.HTTPException as error:
         response = error
-    response.headers["x-request-id"] = request["request_id"]
+    response.headers["x-request-id"] = request[REQUEST_ID]
     return response
 
 

@@ -39,16 +39,6 @@ _TABLE = [
     ErrorCode("YAVIO-2402", 503, "Ingestion is backed up; retry shortly."),
     # 3xxx: read and management API
     ErrorCode("YAVIO-3000", 401, "Missing or invalid access token."),
-    # 5xxx: storage
-    ErrorCode("YAVIO-5000", 503, "Postgres is unavailable."),
-    ErrorCode("YAVIO-5001", 503, "ClickHouse is unavailable."),
-    ErrorCode("YAVIO-5002", 500, "A store migration failed."),
-    # 6xxx: CLI
-    ErrorCode("YAVIO-6000", 1, "Yavio is not running. Start it with `yavio up`."),
-    ErrorCode("YAVIO-6001", 1, "A port Yavio needs is already in use."),
-    ErrorCode("YAVIO-6002", 1, "A component of the stack failed to start."),
-    # 7xxx: configuration and infrastructure
-    ErrorCode("YAVIO-7000", 500, "Invalid configuration."),
 ]
 
 CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}

@@ -97,8 +97,10 @@ def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, in
     command_lines = " ".join(
         Path(f"/proc/{pid}/cmdline").read_bytes().decode(errors="replace")
         for pid in (status["server"]["pid"], status["postgres"]["pid"]))
+    logs = "".join(p.read_text(errors="replace") for p in (home / "logs").iterdir())
     for secret in (*secrets.values(), credentials["token"]):
         assert secret not in command_lines
+        assert secret not in logs
 
     again = yavio(home, "up", *flags)
     assert again.returncode == 0, again.stderr
@@ -111,8 +113,9 @@ def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, in
     assert degraded.status_code == 503
     assert degraded.json() == {"status": "degraded", "postgres": "down", "clickhouse": "up"}
     assert status_of(home)["postgres"]["status"] == "down"
-    healed = yavio(home, "up", *flags)
+    healed = yavio(home, "up", "--json", *flags)
     assert healed.returncode == 0, healed.stderr
+    assert json.loads(healed.stdout)["already_running"] is True
     healed_status = status_of(home)
     assert healed_status["running"] is True
     assert healed_status["server"]["pid"] == status["server"]["pid"]
@@ -143,28 +146,18 @@ def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, in
         yavio(home, "down")
 
 
+@pytest.mark.parametrize("busy, flag", [("port", "--port"), ("pg_port", "--pg-port")])
 def test_a_busy_port_gives_one_line_naming_the_port_and_the_flag(
-        tmp_path: Path, ports: dict[str, int]) -> None:
+        tmp_path: Path, ports: dict[str, int], busy: str, flag: str) -> None:
     with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", ports["port"]))
+        squatter.bind(("127.0.0.1", ports[busy]))
         squatter.listen()
         result = yavio(tmp_path / "home", "up", "--port", str(ports["port"]),
                        "--pg-port", str(ports["pg_port"]))
     assert result.returncode == 1
     lines = result.stderr.strip().splitlines()
     assert len(lines) == 1, result.stderr
-    assert str(ports["port"]) in lines[0] and "--port" in lines[0]
-
-
-def test_a_busy_postgres_port_names_the_pg_port_flag(tmp_path: Path,
-                                                      ports: dict[str, int]) -> None:
-    with socket.socket() as squatter:
-        squatter.bind(("127.0.0.1", ports["pg_port"]))
-        squatter.listen()
-        result = yavio(tmp_path / "home", "up", "--port", str(ports["port"]),
-                       "--pg-port", str(ports["pg_port"]))
-    assert result.returncode == 1
-    assert str(ports["pg_port"]) in result.stderr and "--pg-port" in result.stderr
+    assert str(ports[busy]) in lines[0] and flag in lines[0]
 
 
 def test_status_without_a_stack_says_how_to_start_it(tmp_path: Path) -> None:
