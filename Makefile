@@ -8,10 +8,10 @@ BIN := $(VENV)/bin
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install -qq --upgrade pip
 
 install: $(BIN)/python
-	$(BIN)/pip install --quiet -e '.[server,dev]'
+	$(BIN)/pip install -qq -e '.[server,dev]'
 
 demo: install
 	$(BIN)/yavio up

@@ -82,6 +82,7 @@ def up(config: StackConfig, progress: Progress = lambda _: None) -> dict[str, An
                          f"(or set YAVIO_PG_PORT).")
 
     started_pg = False
+    pid = None
     try:
         if embedded_pg:
             started_pg = postgres.pid() is None
@@ -94,21 +95,24 @@ def up(config: StackConfig, progress: Progress = lambda _: None) -> dict[str, An
             home.update_secrets(database_url=postgres.app_url(secrets["postgres_app_password"]))
         progress("Starting the server (migrations, ClickHouse)")
         pid = _start_server(config)
+        # Recorded at once, so `yavio down` finds the server even if this command is interrupted.
+        home.save_state({
+            "server": {"pid": pid, "host": config.host, "port": config.port},
+            "postgres": {"embedded": embedded_pg, "port": config.pg_port if embedded_pg else None},
+            "clickhouse": {"embedded": config.clickhouse_url is None},
+            "started_at": time.time(),
+        })
         _wait_healthy(config, pid)
         if home.credentials() is None:
             progress("Creating the owner, workspace and default project")
             _bootstrap(config)
     except (PostgresError, StackError) as error:
+        if pid is not None:
+            _terminate(pid)
         if started_pg:
             postgres.stop()
         raise StackError(str(error)) from error
 
-    home.save_state({
-        "server": {"pid": pid, "host": config.host, "port": config.port},
-        "postgres": {"embedded": embedded_pg, "port": config.pg_port if embedded_pg else None},
-        "clickhouse": {"embedded": config.clickhouse_url is None},
-        "started_at": time.time(),
-    })
     return {**status(config), "already_running": False}
 
 
@@ -237,7 +241,7 @@ def _wait_healthy(config: StackConfig, pid: int) -> None:
             exited = _reap(pid)
             if exited:
                 raise StackError(f"The server exited during start-up: "
-                                 f"{_last_line(config.home.log_file('server'))} "
+                                 f"{_startup_error(config.home.log_file('server'))} "
                                  f"(see `yavio logs server`)")
             try:
                 if client.health().get("status") == "ok":
@@ -245,7 +249,6 @@ def _wait_healthy(config: StackConfig, pid: int) -> None:
             except ServerUnavailable:
                 pass
             time.sleep(0.1)
-    _terminate(pid)
     raise StackError(f"The server did not become healthy within {HEALTH_TIMEOUT_S} s; "
                      "see `yavio logs server`")
 
@@ -292,9 +295,13 @@ def _alive(pid: int) -> bool:
     return stat.rsplit(")", 1)[1].split()[0] != "Z"
 
 
-def _last_line(path: Path) -> str:
+def _startup_error(path: Path) -> str:
+    """Why the server stopped: its last error log line without the timestamp, else its last line."""
     try:
         lines = [line for line in path.read_text(errors="replace").splitlines() if line.strip()]
     except OSError:
         return "no log"
+    for line in reversed(lines):
+        if " ERROR yavio" in line:
+            return line.split(": ", 1)[-1]
     return lines[-1] if lines else "no log"

@@ -13,9 +13,11 @@ import sys
 
 from pydantic import ValidationError
 
-from yavio_ingest.settings import Settings, SettingsError
+from yavio_ingest.settings import Settings, SettingsError, without_password
 
 log = logging.getLogger("yavio.ingest")
+
+STORE_WAIT_S = 15
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -58,15 +60,30 @@ def _bootstrap(settings: Settings, email: str, name: str) -> int:
 
 def _serve(settings: Settings, *, migrate_only: bool) -> int:
     from aiohttp import web
+    from psycopg_pool import PoolTimeout
 
     from yavio_ingest.app import create_app
     from yavio_ingest.store.clickhouse import ClickHouseStore
     from yavio_ingest.store.postgres import PostgresStore
 
     postgres = PostgresStore(settings.database_url, settings.hmac_secret)
-    clickhouse = ClickHouseStore(settings.clickhouse_url, retention_days=settings.retention_days,
-                                 cluster=settings.clickhouse_cluster)
+    clickhouse = None
     try:
+        try:
+            postgres.pool.wait(timeout=STORE_WAIT_S)
+        except PoolTimeout:
+            log.error("Postgres at %s did not accept connections within %d s; check "
+                      "YAVIO_DATABASE_URL or `yavio logs postgres`",
+                      without_password(settings.database_url), STORE_WAIT_S)
+            return 1
+        try:
+            clickhouse = ClickHouseStore(settings.clickhouse_url,
+                                         retention_days=settings.retention_days,
+                                         cluster=settings.clickhouse_cluster)
+        except Exception as error:  # the driver raises several types for one cause
+            log.error("ClickHouse at %s is unreachable (%s); check YAVIO_CLICKHOUSE_URL",
+                      without_password(settings.clickhouse_url), _root_cause(error))
+            return 1
         for store_name, store in (("postgres", postgres), ("clickhouse", clickhouse)):
             applied = store.migrate()
             log.info("%s migrations: %s", store_name, ", ".join(applied) or "up to date")
@@ -79,8 +96,15 @@ def _serve(settings: Settings, *, migrate_only: bool) -> int:
                     access_log=None, handle_signals=True)
     finally:
         postgres.close()
-        clickhouse.close()
+        if clickhouse is not None:
+            clickhouse.close()
     return 0
+
+
+def _root_cause(error: BaseException) -> str:
+    while error.__cause__ is not None:
+        error = error.__cause__
+    return str(error) or type(error).__name__
 
 
 if __name__ == "__main__":

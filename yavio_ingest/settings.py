@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 from pathlib import Path
+from urllib.parse import urlsplit, urlunsplit
 
 from pydantic import BaseModel, Field
 
@@ -60,3 +61,12 @@ class Settings(BaseModel):
             "jwt_secret": pick("YAVIO_JWT_SECRET", "jwt_secret"),
         }
         return cls(**values)
+
+
+def without_password(url: str) -> str:
+    """`url` fit for a log line: any password replaced by `***`."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -182,3 +182,19 @@ def test_an_external_postgres_url_replaces_the_embedded_one(tmp_path: Path, port
     finally:
         stopped = yavio(home, "down", "--json", env=env_home)
     assert json.loads(stopped.stdout) == {"stopped": ["server"]}
+
+
+def test_an_unreachable_clickhouse_fails_up_with_one_line_and_leaves_nothing_running(
+        tmp_path: Path, ports: dict[str, int]) -> None:
+    home = tmp_path / "home"
+    url = f"http://analyst:hunter2secret@127.0.0.1:{free_port()}"
+    result = yavio(home, "up", "--port", str(ports["port"]), "--pg-port", str(ports["pg_port"]),
+                   env={"YAVIO_CLICKHOUSE_URL": url})
+    assert result.returncode == 1
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1, result.stderr
+    assert "ClickHouse" in lines[0] and "YAVIO_CLICKHOUSE_URL" in lines[0]
+    assert "hunter2secret" not in result.stderr
+    assert "hunter2secret" not in (home / "logs" / "server.log").read_text()
+    status = status_of(home)
+    assert status["server"]["status"] == "down" and status["postgres"]["status"] == "down"
