@@ -12,7 +12,8 @@ import pytest
 from psycopg import sql
 
 from yavio_cli.local_postgres import APP_ROLE, SUPERUSER, LocalPostgres
-from yavio_ingest.store.clickhouse import ClickHouseStore
+from yavio_ingest.store.clickhouse import ClickHouseStore, event_line
+from yavio_sdk.events import format_timestamp
 from yavio_ingest.store.postgres import PostgresStore
 
 TEST_SECRET = "test-server-secret-" + "x" * 32
@@ -70,3 +71,11 @@ def clickhouse_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Click
     store.migrate()
     yield store
     store.close()
+
+
+def store_events(store: ClickHouseStore, workspace_id: uuid.UUID, project_id: uuid.UUID,
+                 events: list) -> None:
+    """Write validated events for a tenant straight into ClickHouse, as the writer does."""
+    now = format_timestamp()
+    store.insert_lines(b"\n".join(
+        event_line(e, str(workspace_id), str(project_id), now) for e in events))

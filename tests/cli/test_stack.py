@@ -47,11 +47,11 @@ def insert_events_while_down(home: Path, project_id: str, workspace_id: str, cou
     folder per process, and only while the server does not hold it)."""
     script = textwrap.dedent(f"""
         import uuid
-        from datetime import datetime, timezone
-        from yavio_ingest.store.clickhouse import ClickHouseStore, event_row
+        from tests.conftest import store_events
+        from yavio_ingest.store.clickhouse import ClickHouseStore
         from yavio_sdk.events import validate_obj
         store = ClickHouseStore("chdb://{home / 'clickhouse'}")
-        rows = []
+        events = []
         for i in range({count}):
             event, issues = validate_obj({{
                 "event_id": str(uuid.uuid4()), "event_type": "tool_call", "trace_id": f"tr_{{i}}",
@@ -59,9 +59,8 @@ def insert_events_while_down(home: Path, project_id: str, workspace_id: str, cou
                 "source": "server", "event_name": "search_rooms", "latency_ms": 12.5,
                 "status": "success"}})
             assert not issues, issues
-            rows.append(event_row(event, uuid.UUID("{workspace_id}"), uuid.UUID("{project_id}"),
-                                  datetime.now(timezone.utc)))
-        store.insert_rows(rows)
+            events.append(event)
+        store_events(store, "{workspace_id}", "{project_id}", events)
         store.close()
     """)
     subprocess.run([sys.executable, "-c", script], check=True, timeout=120)

@@ -4,16 +4,16 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import AsyncIterator
-from datetime import datetime, timezone
 
 import httpx
 import pytest
 from aiohttp.test_utils import TestServer
 
 from tests.conftest import TEST_SECRET
+from tests.conftest import store_events as write_events
 from yavio_ingest.app import create_app
 from yavio_ingest.settings import Settings
-from yavio_ingest.store.clickhouse import ClickHouseStore, event_row
+from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.store.postgres import PostgresStore
 from yavio_sdk.events import validate_obj
 
@@ -32,15 +32,15 @@ async def server(postgres_store: PostgresStore, clickhouse_store: ClickHouseStor
 
 def store_events(store: ClickHouseStore, workspace_id: uuid.UUID, project_id: uuid.UUID,
                  count: int) -> None:
-    rows = []
+    events = []
     for _ in range(count):
         event, issues = validate_obj({
             "event_id": str(uuid.uuid4()), "event_type": "track", "trace_id": "tr_1",
             "session_id": "ses_1", "timestamp": "2026-11-20T10:00:00.000Z", "source": "server",
             "event_name": "clicked"})
         assert not issues
-        rows.append(event_row(event, workspace_id, project_id, datetime.now(timezone.utc)))
-    store.insert_rows(rows)
+        events.append(event)
+    write_events(store, workspace_id, project_id, events)
 
 
 async def test_health_reports_both_stores_up_with_a_request_id(server: str) -> None:

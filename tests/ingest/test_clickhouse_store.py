@@ -8,7 +8,8 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from yavio_ingest.store.clickhouse import ClickHouseStore, event_row
+from tests.conftest import store_events
+from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_sdk.events import validate_obj
 
 BASE_TIME = datetime(2026, 11, 20, 9, 0, tzinfo=timezone.utc)
@@ -30,11 +31,6 @@ def make_event(**fields) -> object:
     event, issues = validate_obj(body)
     assert not issues, issues
     return event
-
-
-def rows_for(events, tenant) -> list[tuple]:
-    now = datetime.now(timezone.utc)
-    return [event_row(e, tenant[0], tenant[1], now) for e in events]
 
 
 def synthetic_traffic(count: int, seed: int) -> list:
@@ -92,18 +88,17 @@ def test_an_event_inserted_twice_is_counted_once(clickhouse_store: ClickHouseSto
     event = make_event(event_type="tool_call", event_name="search_rooms", latency_ms=5.0,
                        status="success")
     other = make_event(event_type="track", event_name="clicked")
-    clickhouse_store.insert_rows(rows_for([event, other], tenant))
-    clickhouse_store.insert_rows(rows_for([event], tenant))
+    store_events(clickhouse_store, *tenant, [event, other])
+    store_events(clickhouse_store, *tenant, [event])
 
     assert clickhouse_store.count_events(project_id=tenant[1]) == 2
     assert clickhouse_store.count_events(workspace_ids=[tenant[0]]) == 2
     assert clickhouse_store.existing_event_ids(
-        [uuid.UUID(event.event_id), uuid.uuid4()]) == {uuid.UUID(event.event_id)}
+        [event.event_id, str(uuid.uuid4())]) == {event.event_id}
 
 
 def test_counts_are_scoped_to_the_tenant(clickhouse_store: ClickHouseStore, tenant) -> None:
-    clickhouse_store.insert_rows(rows_for([make_event(event_type="track", event_name="x")],
-                                          tenant))
+    store_events(clickhouse_store, *tenant, [make_event(event_type="track", event_name="x")])
     assert clickhouse_store.count_events(workspace_ids=[uuid.uuid4()]) == 0
     assert clickhouse_store.count_events(project_id=uuid.uuid4()) == 0
     assert clickhouse_store.count_events(workspace_ids=[tenant[0]], project_id=tenant[1]) == 1
@@ -155,9 +150,8 @@ def _user_aggregates(store: ClickHouseStore, tenant, source: str) -> dict:
 def test_aggregate_views_stay_correct_across_blocks_and_after_optimize_final(
         clickhouse_store: ClickHouseStore, tenant) -> None:
     events = synthetic_traffic(600, seed=7)
-    rows = rows_for(events, tenant)
-    for start in range(0, len(rows), 97):  # several blocks of uneven size
-        clickhouse_store.insert_rows(rows[start:start + 97])
+    for start in range(0, len(events), 97):  # several blocks of uneven size
+        store_events(clickhouse_store, *tenant, events[start:start + 97])
 
     truth = _session_truth(clickhouse_store, tenant)
     assert sum(v[2] for v in truth.values()) == 600
@@ -184,9 +178,8 @@ def test_latency_quantiles_in_the_tool_aggregate_match_the_raw_events(
     latencies = [float(v) for v in range(1, 201)]
     events = [make_event(event_type="tool_call", event_name="search_rooms", latency_ms=v,
                          status="success", platform="chatgpt") for v in latencies]
-    rows = rows_for(events, tenant)
-    for start in range(0, len(rows), 50):
-        clickhouse_store.insert_rows(rows[start:start + 50])
+    for start in range(0, len(events), 50):
+        store_events(clickhouse_store, *tenant, events[start:start + 50])
     clickhouse_store.command("OPTIMIZE TABLE tool_hourly FINAL")
     merged = clickhouse_store.query(
         "SELECT quantilesMerge(0.5, 0.95, 0.99)(latency_quantiles) FROM tool_hourly "
@@ -204,8 +197,8 @@ def test_the_tool_registry_keeps_the_latest_registration(clickhouse_store: Click
                      input_schema={"type": "object", "properties": {"room": {}}}, offset_s=60)
     listing = make_event(event_type="tool_discovery", event_name="tools/list",
                          metadata={"listed_tools": ["book_room"]}, offset_s=90)
-    clickhouse_store.insert_rows(rows_for([new], tenant))
-    clickhouse_store.insert_rows(rows_for([old, listing], tenant))
+    store_events(clickhouse_store, *tenant, [new])
+    store_events(clickhouse_store, *tenant, [old, listing])
     rows = clickhouse_store.query(
         "SELECT tool_name, description, input_schema FROM tool_registry FINAL "
         "WHERE project_id = {p:UUID}", {"p": str(tenant[1])})
@@ -216,13 +209,16 @@ def test_json_payloads_round_trip_as_strings(clickhouse_store: ClickHouseStore, 
     event = make_event(event_type="tool_call", event_name="search_rooms", status="success",
                        latency_ms=3, input_keys=["city", "nights"],
                        input_types={"city": "string", "nights": "number"},
-                       input_values={"city": "Zürich", "nights": 2}, is_retry=True)
-    clickhouse_store.insert_rows(rows_for([event], tenant))
+                       input_values={"city": "Zürich", "nights": 2}, is_retry=True,
+                       output_content="3 rooms found")
+    store_events(clickhouse_store, *tenant, [event])
     row = clickhouse_store.query(
-        "SELECT input_keys, input_types, input_values, is_retry, latency_ms, timestamp "
+        "SELECT input_keys, input_types, input_values, is_retry, latency_ms, timestamp, "
+        "output_content "
         "FROM events WHERE project_id = {p:UUID}", {"p": str(tenant[1])})[0]
     assert row[0] == '["city","nights"]'
     assert row[1] == '{"city":"string","nights":"number"}'
     assert row[2] == '{"city":"Zürich","nights":2}'
     assert row[3:5] == (1, 3.0)
     assert row[5].replace(tzinfo=timezone.utc) == BASE_TIME
+    assert row[6] == '"3 rooms found"', "a plain-text output is stored as JSON text too"
