@@ -31,6 +31,23 @@ class Settings(BaseModel):
     retention_days: int = Field(90, ge=1)
     hmac_secret: str = Field(min_length=32)
     jwt_secret: str = Field(min_length=32)
+    spool_dir: Path | None = None  # default: <home>/spool
+    spool_budget_bytes: int = Field(1 << 30, ge=1)
+    spool_fsync: bool = False
+    flush_rows: int = Field(10_000, ge=1)
+    flush_interval_ms: int = Field(250, ge=1)
+    key_cache_ttl_s: float = Field(60.0, ge=0, le=60)
+    project_rate: float = Field(1_000, gt=0)
+    project_burst: float = Field(5_000, gt=0)
+    failed_auth_rate: float = Field(10, gt=0)
+    failed_auth_burst: float = Field(20, gt=0)
+    widget_rate: float = Field(100, gt=0)
+    widget_burst: float = Field(1_000, gt=0)
+    trusted_proxies: str = ""  # comma-separated addresses or networks
+
+    @property
+    def spool_path(self) -> Path:
+        return self.spool_dir or self.home / "spool"
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -60,6 +77,11 @@ class Settings(BaseModel):
             "hmac_secret": pick("YAVIO_HMAC_SECRET", "hmac_secret"),
             "jwt_secret": pick("YAVIO_JWT_SECRET", "jwt_secret"),
         }
+        # The tunables: YAVIO_<NAME> for each field not set above (e.g. YAVIO_SPOOL_FSYNC=1).
+        for name in cls.model_fields:
+            variable = f"YAVIO_{name.upper()}"
+            if name not in values and env.get(variable):
+                values[name] = env[variable]
         return cls(**values)
 
 

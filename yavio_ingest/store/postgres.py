@@ -219,14 +219,29 @@ class ApiKeys:
         return raw, record
 
     def owner_of(self, raw: str) -> KeyOwner | None:
-        """The project a raw key writes into, or None if unknown or revoked. A key whose
-        `revoked_at` lies in the future is in its rotation grace period and still valid."""
+        """The project a raw key writes into, or None if unknown or revoked."""
+        return self.owner_of_hash(credential_hash(raw, self.secret))
+
+    def owner_of_hash(self, key_hash: str) -> KeyOwner | None:
+        """Like `owner_of`, for a key already hashed. A key whose `revoked_at` lies in the future
+        is in its rotation grace period and still valid."""
         with self.pool.connection() as conn, conn.cursor(row_factory=class_row(KeyOwner)) as cur:
             return cur.execute(
                 "SELECT k.id AS key_id, k.project_id, p.workspace_id FROM api_keys k "
                 "JOIN projects p ON p.id = k.project_id "
                 "WHERE k.key_hash = %s AND (k.revoked_at IS NULL OR k.revoked_at > now())",
-                (credential_hash(raw, self.secret),)).fetchone()
+                (key_hash,)).fetchone()
+
+    def touch(self, key_id: uuid.UUID | str) -> None:
+        """Record that the key was just used."""
+        with self.pool.connection() as conn:
+            conn.execute("UPDATE api_keys SET last_used_at = now() WHERE id = %s", (key_id,))
+
+    def get(self, key_id: uuid.UUID | str) -> ApiKey | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(ApiKey)) as cur:
+            return cur.execute(
+                "SELECT id, project_id, name, key_prefix, created_at, last_used_at, revoked_at "
+                "FROM api_keys WHERE id = %s", (key_id,)).fetchone()
 
     def revoke(self, key_id: uuid.UUID, at: datetime | None = None) -> None:
         """Revoke now, or at `at` (a future time keeps the key valid until then)."""

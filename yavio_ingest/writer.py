@@ -1,0 +1,140 @@
+"""The writer: drains the spool into ClickHouse in big blocks.
+
+It flushes when 10,000 rows wait or 250 ms after the oldest one arrived (both settings), and
+commits the spool checkpoint only after ClickHouse accepted the block. An insert that fails is
+retried with backoff, forever: acknowledged events wait in the spool (the ingest answers 503 once
+the spool exceeds its budget) and nothing is dropped.
+
+Records after the checkpoint at start-up may already be in ClickHouse (a crash between the insert
+and the checkpoint): while replaying them the writer asks ClickHouse which ids it has, so a replay
+never counts an event twice, in `events` or in the aggregate views.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+
+import msgspec
+
+from yavio_ingest.dedup import RecentIds
+from yavio_ingest.spool import Batch, Spool
+from yavio_ingest.store.clickhouse import ClickHouseStore
+
+log = logging.getLogger("yavio.ingest.writer")
+
+_MAX_BACKOFF_S = 5.0
+
+
+class _EventId(msgspec.Struct):
+    event_id: str
+
+
+_id_decoder = msgspec.json.Decoder(_EventId)
+
+
+def _event_id(line: bytes) -> str:
+    return _id_decoder.decode(line).event_id.lower()
+
+
+class Writer:
+    def __init__(self, spool: Spool, store: ClickHouseStore, recent: RecentIds, *,
+                 flush_rows: int = 10_000, flush_interval_s: float = 0.25):
+        self.spool = spool
+        self.store = store
+        self.recent = recent
+        self.flush_rows = flush_rows
+        self.flush_interval_s = flush_interval_s
+        self.inserted_rows = 0
+        self.failing_since: float | None = None
+        self._replay_end = spool.end
+        self._waiting_rows = 0
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task | None = None
+
+    def start(self) -> None:
+        self._task = asyncio.get_running_loop().create_task(self._run(), name="yavio-writer")
+
+    async def stop(self, drain_timeout_s: float = 10.0) -> None:
+        """Stop, after a last attempt to drain what is waiting (the rest stays in the spool)."""
+        if self._task is None:
+            return
+        self._task.cancel()
+        try:
+            await self._task
+        except asyncio.CancelledError:
+            pass
+        self._task = None
+        try:
+            await asyncio.wait_for(self._drain(), drain_timeout_s)
+        except Exception as error:  # anything left is replayed from the spool on the next start
+            log.warning("stopped with events still in the spool: %s", error)
+
+    def appended(self, rows: int) -> None:
+        """Called after each spool append: wakes the writer early once a full block waits."""
+        self._waiting_rows += rows
+        if self._waiting_rows >= self.flush_rows:
+            self._wake.set()
+
+    async def _run(self) -> None:
+        backoff = 0.1
+        while True:
+            try:
+                await asyncio.wait_for(self._wake.wait(), self.flush_interval_s)
+            except asyncio.TimeoutError:
+                pass
+            self._wake.clear()
+            try:
+                await self._drain()
+            except asyncio.CancelledError:
+                raise
+            except Exception as error:
+                if self.failing_since is None:
+                    self.failing_since = time.monotonic()
+                    log.error("ClickHouse insert failed, events wait in the spool: %s", error)
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, _MAX_BACKOFF_S)
+                continue
+            if self.failing_since is not None:
+                log.info("ClickHouse inserts recovered after %.1f s",
+                         time.monotonic() - self.failing_since)
+                self.failing_since = None
+            backoff = 0.1
+
+    async def _drain(self) -> None:
+        loop = asyncio.get_running_loop()
+        while True:
+            self._waiting_rows = 0
+            batch = await loop.run_in_executor(
+                None, self.spool.read, self.spool.checkpoint, self.flush_rows)
+            if batch is None:
+                return
+            await loop.run_in_executor(None, self._insert, batch)
+            self.spool.commit(batch)
+            self.inserted_rows += batch.rows
+
+    def _insert(self, batch: Batch) -> None:
+        lines = b"\n".join(batch.payloads)
+        if self.spool.checkpoint < self._replay_end:
+            lines = self._without_stored(lines)
+        if lines:
+            self.store.insert_lines(lines)
+
+    def _without_stored(self, lines: bytes) -> bytes:
+        """`lines` minus the events ClickHouse already has (replay after a crash)."""
+        split = lines.split(b"\n")
+        ids = [_event_id(line) for line in split]
+        stored = self.store.existing_event_ids(ids)
+        self.recent.update(ids)
+        if stored:
+            log.info("replay: %d of %d events were already stored", len(stored), len(ids))
+        return b"\n".join(line for line, i in zip(split, ids) if i not in stored)
+
+    def seed_recent_ids(self, minutes: int = 10) -> None:
+        """Remember the ids ingested lately, so a client retrying after a restart is deduped."""
+        rows = self.store.query(
+            "SELECT event_id FROM events WHERE ingested_at > now64(3) - INTERVAL {m:UInt32} MINUTE "
+            "ORDER BY ingested_at DESC LIMIT {n:UInt32}",
+            {"m": minutes, "n": self.recent.capacity})
+        self.recent.update(str(row[0]) for row in reversed(rows))
