@@ -30,18 +30,15 @@ class RateLimiter:
         now = self._clock()
         tokens, last = self._buckets.pop(key, (self.burst, now))
         tokens = min(self.burst, tokens + (now - last) * self.rate)
-        if tokens >= amount:
+        # A request larger than the burst would never fit: it passes when the bucket is full and
+        # leaves it in debt, so the next requests wait for the excess too.
+        needed = min(amount, self.burst)
+        if tokens >= needed:
             tokens -= amount
             wait = 0
         else:
-            missing = min(amount, self.burst) - tokens
-            wait = max(1, math.ceil(missing / self.rate))
+            wait = max(1, math.ceil((needed - tokens) / self.rate))
         self._buckets[key] = (tokens, now)
         if len(self._buckets) > _MAX_BUCKETS:
             self._buckets.popitem(last=False)
         return wait
-
-    def empty(self, key: str) -> bool:
-        """True if `key`'s bucket has less than one token left."""
-        tokens, last = self._buckets.get(key, (self.burst, self._clock()))
-        return tokens + (self._clock() - last) * self.rate < 1

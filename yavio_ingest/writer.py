@@ -51,25 +51,26 @@ class Writer:
         self._replay_end = spool.end
         self._waiting_rows = 0
         self._wake = asyncio.Event()
+        self._stopping = False
         self._task: asyncio.Task | None = None
 
     def start(self) -> None:
         self._task = asyncio.get_running_loop().create_task(self._run(), name="yavio-writer")
 
     async def stop(self, drain_timeout_s: float = 10.0) -> None:
-        """Stop, after a last attempt to drain what is waiting (the rest stays in the spool)."""
+        """Stop after a last drain of what waits. An insert is never cancelled halfway: its
+        checkpoint would be lost and the block inserted again. Past the timeout the writer is
+        cancelled and what is left stays in the spool for the next start."""
         if self._task is None:
             return
-        self._task.cancel()
+        self._stopping = True
+        self._wake.set()
         try:
-            await self._task
-        except asyncio.CancelledError:
-            pass
+            await asyncio.wait_for(asyncio.shield(self._task), drain_timeout_s)
+        except asyncio.TimeoutError:
+            log.warning("stopping with events still in the spool; they are replayed on start")
+            self._task.cancel()
         self._task = None
-        try:
-            await asyncio.wait_for(self._drain(), drain_timeout_s)
-        except Exception as error:  # anything left is replayed from the spool on the next start
-            log.warning("stopped with events still in the spool: %s", error)
 
     def appended(self, rows: int) -> None:
         """Called after each spool append: wakes the writer early once a full block waits."""
@@ -87,9 +88,9 @@ class Writer:
             self._wake.clear()
             try:
                 await self._drain()
-            except asyncio.CancelledError:
-                raise
             except Exception as error:
+                if self._stopping:
+                    return
                 if self.failing_since is None:
                     self.failing_since = time.monotonic()
                     log.error("ClickHouse insert failed, events wait in the spool: %s", error)
@@ -101,6 +102,8 @@ class Writer:
                          time.monotonic() - self.failing_since)
                 self.failing_since = None
             backoff = 0.1
+            if self._stopping:
+                return
 
     async def _drain(self) -> None:
         loop = asyncio.get_running_loop()
@@ -117,24 +120,34 @@ class Writer:
     def _insert(self, batch: Batch) -> None:
         lines = b"\n".join(batch.payloads)
         if self.spool.checkpoint < self._replay_end:
-            lines = self._without_stored(lines)
-        if lines:
+            self._replay(lines)
+        else:
             self.store.insert_lines(lines)
 
-    def _without_stored(self, lines: bytes) -> bytes:
-        """`lines` minus the events ClickHouse already has (replay after a crash)."""
+    def _replay(self, lines: bytes) -> None:
+        """Insert what ClickHouse lacks of a block that a crashed process may have inserted in
+        part, then rebuild the aggregate rows it touches (the views may have missed or doubled
+        part of it)."""
         split = lines.split(b"\n")
         ids = [_event_id(line) for line in split]
         stored = self.store.existing_event_ids(ids)
-        self.recent.update(ids)
-        if stored:
-            log.info("replay: %d of %d events were already stored", len(stored), len(ids))
-        return b"\n".join(line for line, i in zip(split, ids) if i not in stored)
+        missing = b"\n".join(line for line, i in zip(split, ids) if i not in stored)
+        if missing:
+            self.store.insert_lines(missing)
+        self.store.rebuild_aggregates(ids)
+        log.info("replayed %d events (%d were already stored)", len(ids), len(stored))
 
     def seed_recent_ids(self, minutes: int = 10) -> None:
-        """Remember the ids ingested lately, so a client retrying after a restart is deduped."""
+        """Before serving: remember the ids ingested lately and those still waiting in the spool,
+        so a client retrying after a restart (it never got its answer) is acknowledged without
+        storing the event a second time."""
         rows = self.store.query(
             "SELECT event_id FROM events WHERE ingested_at > now64(3) - INTERVAL {m:UInt32} MINUTE "
             "ORDER BY ingested_at DESC LIMIT {n:UInt32}",
             {"m": minutes, "n": self.recent.capacity})
         self.recent.update(str(row[0]) for row in reversed(rows))
+        position = self.spool.checkpoint
+        while (batch := self.spool.read(position, self.flush_rows)) is not None:
+            for payload in batch.payloads:
+                self.recent.update(_event_id(line) for line in payload.split(b"\n"))
+            position = batch.end

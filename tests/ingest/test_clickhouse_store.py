@@ -222,3 +222,28 @@ def test_json_payloads_round_trip_as_strings(clickhouse_store: ClickHouseStore, 
     assert row[3:5] == (1, 3.0)
     assert row[5].replace(tzinfo=timezone.utc) == BASE_TIME
     assert row[6] == '"3 rooms found"', "a plain-text output is stored as JSON text too"
+
+
+def test_rebuilding_aggregates_repairs_views_that_counted_a_replay_twice(
+        clickhouse_store: ClickHouseStore, tenant) -> None:
+    events = synthetic_traffic(120, seed=11)
+    store_events(clickhouse_store, *tenant, events)
+    store_events(clickhouse_store, *tenant, events[:40])  # a naive replay: the views count twice
+    truth = _session_truth(clickhouse_store, tenant)  # raw rows: doubled too, so read FINAL below
+    assert _session_aggregates(clickhouse_store, tenant) == truth
+
+    clickhouse_store.rebuild_aggregates([e.event_id for e in events[:40]])
+
+    sessions = {row[0]: row[1] for row in clickhouse_store.query(
+        "SELECT session_id, count() FROM events FINAL WHERE project_id = {p:UUID} "
+        "GROUP BY session_id", {"p": str(tenant[1])})}
+    assert {k: v[2] for k, v in _session_aggregates(clickhouse_store, tenant).items()} == sessions
+    assert sum(sessions.values()) == 120
+    users = _user_aggregates(clickhouse_store, tenant, "mv")
+    assert sum(v[0] for v in users.values()) == clickhouse_store.command(
+        "SELECT count() FROM events FINAL WHERE project_id = {p:UUID} AND user_id != ''",
+        {"p": str(tenant[1])})
+    tools = _tool_aggregates(clickhouse_store, tenant, "mv")
+    assert sum(v[0] for v in tools.values()) == clickhouse_store.command(
+        "SELECT count() FROM events FINAL WHERE project_id = {p:UUID} "
+        "AND event_type = 'tool_call'", {"p": str(tenant[1])})

@@ -7,6 +7,7 @@ the same SQL, two deployments. chdb locks its directory, so only the server proc
 
 from __future__ import annotations
 
+import re
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
@@ -34,6 +35,18 @@ _JSON_INSERT_SETTINGS = {
 _JSON_TEXT_FIELDS = ("output_content", "input_values")
 
 _encoder = msgspec.json.Encoder()
+
+# The aggregate tables: their materialized view, the key of one aggregate row, and that key
+# computed from an `events` row.
+_AGGREGATES = (
+    ("session_stats", "session_stats_mv", "workspace_id, project_id, session_id",
+     "workspace_id, project_id, session_id"),
+    ("user_stats", "user_stats_mv", "workspace_id, project_id, user_id",
+     "workspace_id, project_id, user_id"),
+    ("tool_hourly", "tool_hourly_mv", "workspace_id, project_id, tool, platform, hour",
+     "workspace_id, project_id, event_name, platform, toStartOfHour(timestamp)"),
+)
+_FROM_EVENTS = re.compile(r"\bFROM\s+((?:`?\w+`?\.)?`?events`?)(?=\s|$)")
 
 
 def event_line(event: BaseEvent, workspace_id: str, project_id: str, ingested_at: str) -> bytes:
@@ -132,6 +145,30 @@ class ClickHouseStore:
                 "SELECT DISTINCT event_id FROM events WHERE event_id IN {ids:Array(UUID)}",
                 parameters={"ids": ids}).result_rows
         return {str(row[0]) for row in rows}
+
+    def rebuild_aggregates(self, event_ids: Sequence[str]) -> None:
+        """Recompute, from the deduplicated `events`, every aggregate row these events touch.
+
+        For replays after a crash: ClickHouse commits an insert's part in `events` and the parts
+        its views produce separately, so a process killed in between leaves the views short (or,
+        replayed naively, double). Each view's own SELECT, restricted to the touched keys and
+        reading `events FINAL`, replaces those rows.
+        """
+        if not event_ids:
+            return
+        parameters = {"ids": list(event_ids)}
+        with self._lock:
+            for table, view, key, key_from_events in _AGGREGATES:
+                select = self._client.query(
+                    "SELECT as_select FROM system.tables WHERE database = currentDatabase() "
+                    "AND name = {v:String}", parameters={"v": view}).result_rows[0][0]
+                select = _FROM_EVENTS.sub(r"FROM \1 FINAL", select, count=1)
+                touched = (f"({key}) IN (SELECT DISTINCT {key_from_events} FROM events "
+                           "WHERE event_id IN {ids:Array(UUID)})")
+                self._client.command(f"DELETE FROM {table} WHERE {touched}",
+                                     parameters=parameters)
+                self._client.command(f"INSERT INTO {table} SELECT * FROM ({select}) "
+                                     f"WHERE {touched}", parameters=parameters)
 
     def count_events(self, *, workspace_ids: Sequence[uuid.UUID] | None = None,
                      project_id: uuid.UUID | None = None) -> int:

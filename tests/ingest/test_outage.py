@@ -1,0 +1,59 @@
+"""A ClickHouse outage: acknowledged events wait in the spool, 503 only past the spool budget,
+and everything drains once ClickHouse is back."""
+
+from __future__ import annotations
+
+import asyncio
+
+import pytest
+
+from tests.ingest.conftest import IngestServer, make_event
+
+# Small enough to fill in a few requests, large enough for several batches to wait first.
+BUDGET = 60_000
+
+
+@pytest.fixture
+def settings_overrides() -> dict:
+    return {"spool_budget_bytes": BUDGET}
+
+
+async def test_events_wait_in_the_spool_while_clickhouse_refuses_inserts_and_none_are_lost(
+        ingest_server: IngestServer) -> None:
+    store = ingest_server.clickhouse
+    acknowledged: set[str] = set()
+    store.command("DETACH TABLE events")  # a real failure: every insert now errors
+    try:
+        statuses = []
+        for _ in range(100):
+            batch = [make_event() for _ in range(20)]
+            response = await ingest_server.send(batch)
+            statuses.append(response.status_code)
+            if response.status_code == 200:
+                acknowledged.update(e["event_id"] for e in batch)
+            else:
+                assert response.status_code == 503, response.text
+                assert response.json()["error"]["code"] == "YAVIO-2402"
+                assert response.headers["Retry-After"] == "1"
+                break
+            await asyncio.sleep(0.01)
+        assert statuses[0] == 200 and statuses[-1] == 503, statuses
+        assert ingest_server.ingest.spool.pending_bytes > BUDGET
+        assert ingest_server.ingest.writer.failing_since is not None
+        assert len(acknowledged) >= 100, "several batches should be accepted before the 503"
+    finally:
+        store.command("ATTACH TABLE events")
+
+    assert await ingest_server.wait_stored(len(acknowledged), timeout=20) == len(acknowledged)
+    stored_ids = {str(r[0]) for r in store.query(
+        "SELECT DISTINCT event_id FROM events WHERE project_id = {p:UUID}",
+        {"p": ingest_server.project_id})}
+    assert stored_ids == acknowledged
+    assert store.command("SELECT count() FROM events WHERE project_id = {p:UUID}",
+                         {"p": ingest_server.project_id}) == len(acknowledged)
+
+    # Drained: the budget is free again and ingestion goes on.
+    await asyncio.sleep(0.2)
+    assert ingest_server.ingest.spool.pending_bytes == 0
+    assert ingest_server.ingest.writer.failing_since is None
+    assert (await ingest_server.send([make_event()])).status_code == 200
