@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import gzip
 import json
 
@@ -83,3 +84,42 @@ async def test_pii_is_redacted_before_storage(ingest_server: IngestServer) -> No
     assert "jane@example.com" not in values and "[EMAIL_REDACTED]" in values
     assert "[PHONE_REDACTED]" in values
     assert message == "card [CC_REDACTED] declined"
+
+
+async def test_accepted_events_reach_live_subscribers_of_their_project(
+        ingest_server: IngestServer) -> None:
+    mine = ingest_server.ingest.fanout.subscribe(ingest_server.project_id)
+    others = ingest_server.ingest.fanout.subscribe("00000000-0000-0000-0000-00000000000f")
+    try:
+        event = make_event()
+        assert (await ingest_server.send([event, {"not": "an event"}])).status_code == 207
+        line = json.loads(await asyncio.wait_for(mine.get(), 5))
+        assert line["event_id"] == event["event_id"]
+        assert line["project_id"] == ingest_server.project_id
+        assert others._queue.empty()
+    finally:
+        mine.close()
+        others.close()
+
+
+async def test_a_key_records_its_last_use(ingest_server: IngestServer) -> None:
+    keys = ingest_server.postgres.api_keys
+    owner = keys.owner_of(ingest_server.api_key)
+    assert keys.get(owner.key_id).last_used_at is None
+    assert (await ingest_server.send([make_event()])).status_code == 200
+    for _ in range(100):
+        if keys.get(owner.key_id).last_used_at is not None:
+            break
+        await asyncio.sleep(0.05)
+    assert keys.get(owner.key_id).last_used_at is not None
+
+
+async def test_tool_discovery_events_fill_the_tool_registry(ingest_server: IngestServer) -> None:
+    event = make_event("tool_discovery", tool_name="book_room", description="Book a room",
+                       input_schema={"type": "object", "properties": {"room": {"type": "string"}}})
+    assert (await ingest_server.send([event])).status_code == 200
+    await ingest_server.wait_stored(1)
+    rows = ingest_server.clickhouse.query(
+        "SELECT tool_name, description FROM tool_registry FINAL WHERE project_id = {p:UUID}",
+        {"p": ingest_server.project_id})
+    assert rows == [("book_room", "Book a room")]
