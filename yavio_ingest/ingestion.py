@@ -1,7 +1,7 @@
 """`POST /v1/events` and `POST /v1/widget-tokens` (SPEC section 1).
 
 The order of `POST /v1/events`: auth (header) → raw size (after gunzip, streamed) → decode →
-envelope checks → auth from `?token=` or the body (widget JWTs only) → widget session check →
+auth from `?token=` or the body (widget JWTs only) → envelope checks → widget session check →
 rate limit (by event count) → per-event validation → compat lifting → PII redaction → truncation →
 enrich → dedup → spool append → respond. An acknowledged event is on disk before the response.
 """
@@ -40,6 +40,7 @@ from yavio_sdk.pii import redact, redact_text
 # tool name would only cost time. `user_id` is the developer's explicit choice of identifier.
 _REDACTED_FIELDS = ("metadata", "input_values", "output_content", "user_traits",
                     "intent_signals")
+_REDACTED_TEXT_FIELDS = ("error_message", "nav_from", "nav_to")
 # Content-Encoding -> zlib window bits (0: not compressed).
 _WBITS = {"": 0, "identity": 0, "gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _MAX_ID_CHARS = 128
@@ -100,15 +101,18 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
         envelope = _envelope_decoder.decode(body)
     except (msgspec.DecodeError, RecursionError) as error:
         raise _envelope_error(body, error) from None
+    # Before the envelope checks: a caller without a credential learns nothing about its batch.
+    if credential is None:
+        credential = _authenticate_query_or_body(request, ingest, envelope.token)
+    elif _is_api_key(request.query.get("token")) or _is_api_key(envelope.token):
+        # Refused even beside a valid header: a key in a URL or a body ends up in logs.
+        raise _failed_auth(request, ingest, "YAVIO-2006")
     count = len(envelope.events)
     if count == 0:
         raise Reject("YAVIO-2110")
     if count > MAX_EVENTS_PER_BATCH:
         raise Reject("YAVIO-2113", f"{count} events in one batch; the limit is "
                                    f"{MAX_EVENTS_PER_BATCH}.")
-
-    if credential is None:
-        credential = _authenticate_query_or_body(request, ingest, envelope.token)
 
     if credential.is_widget:
         _check_sessions(envelope.events, credential.session_id)
@@ -130,8 +134,8 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
             errors.append({"index": index, "issues": issues})
             continue
         accepted += 1
-        lift_widget_fields(event)
         changed = _redact(event)
+        lift_widget_fields(event)  # after redaction: lifted values come from redacted metadata
         if changed or len(raw) > SMALLEST_LIMIT:
             for field, warning in truncate_event(event):
                 warnings.append({"index": index, "field": field, "warning": warning})
@@ -221,6 +225,10 @@ def _authenticate_query_or_body(request: web.Request, ingest: Ingest,
         raise _failed_auth(request, ingest, error.code) from None
 
 
+def _is_api_key(token: str | None) -> bool:
+    return token is not None and looks_like_api_key(token)
+
+
 def _failed_auth(request: web.Request, ingest: Ingest, code: str) -> Reject:
     """Failed authentications count against the client's address; past its burst they get 429."""
     wait = ingest.failed_auth_limits.take(client_ip(request, ingest.trusted_proxies))
@@ -250,12 +258,13 @@ def _redact(event: Any) -> bool:
             if cleaned is not value:
                 setattr(event, field, cleaned)
                 changed = True
-    message = getattr(event, "error_message", None)
-    if message:
-        cleaned = redact_text(message)
-        if cleaned is not message:
-            event.error_message = cleaned
-            changed = True
+    for field in _REDACTED_TEXT_FIELDS:
+        text = getattr(event, field, None)
+        if text:
+            cleaned = redact_text(text)
+            if cleaned is not text:
+                setattr(event, field, cleaned)
+                changed = True
     return changed
 
 

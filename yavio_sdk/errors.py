@@ -37,6 +37,8 @@ _TABLE = [
     ErrorCode("YAVIO-2301", 400, "sessionId must be 1 to 128 characters."),
     ErrorCode("YAVIO-2302", 401, "Widget tokens can only be minted with an API key."),
     ErrorCode("YAVIO-2402", 503, "Ingestion is backed up; retry shortly."),
+    ErrorCode("YAVIO-2404", 404, "No such endpoint; see /openapi.json."),
+    ErrorCode("YAVIO-2405", 405, "Method not allowed on this endpoint."),
     # 3xxx: read and management API
     ErrorCode("YAVIO-3000", 401, "Missing or invalid access token."),
 ]

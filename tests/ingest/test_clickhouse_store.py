@@ -229,8 +229,7 @@ def test_rebuilding_aggregates_repairs_views_that_counted_a_replay_twice(
     events = synthetic_traffic(120, seed=11)
     store_events(clickhouse_store, *tenant, events)
     store_events(clickhouse_store, *tenant, events[:40])  # a naive replay: the views count twice
-    truth = _session_truth(clickhouse_store, tenant)  # raw rows: doubled too, so read FINAL below
-    assert _session_aggregates(clickhouse_store, tenant) == truth
+    assert sum(v[2] for v in _session_aggregates(clickhouse_store, tenant).values()) == 160
 
     clickhouse_store.rebuild_aggregates([e.event_id for e in events[:40]])
 
