@@ -20,6 +20,7 @@ from yavio_ingest.client_ip import parse_networks
 from yavio_ingest.dedup import RecentIds
 from yavio_ingest.fanout import Fanout
 from yavio_ingest.ingestion import INGEST, Ingest, post_events, post_widget_tokens
+from yavio_ingest.openapi import openapi_document
 from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, error_reply
 from yavio_ingest.settings import Settings
@@ -53,8 +54,14 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     request[REQUEST_ID] = request.headers.get("x-request-id") or uuid.uuid4().hex
     try:
         response = await handler(request)
-    except web.HTTPException as error:
-        response = error
+    except web.HTTPNotFound:
+        response = error_reply(request, "YAVIO-2404")
+    except web.HTTPMethodNotAllowed as error:
+        response = error_reply(request, "YAVIO-2405")
+        response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))
+    except web.HTTPException as error:  # aiohttp's other answers: raised, not returned
+        error.headers["x-request-id"] = request[REQUEST_ID]
+        raise
     response.headers["x-request-id"] = request[REQUEST_ID]
     return response
 
@@ -118,6 +125,7 @@ def create_app(settings: Settings, postgres: PostgresStore,
     app.router.add_post("/v1/events", post_events)
     app.router.add_post("/v1/widget-tokens", post_widget_tokens)
     app.router.add_get("/v1/stats", stats)
+    app.router.add_get("/openapi.json", openapi_document)
     return app
 
 

@@ -53,7 +53,8 @@ _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 _Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
 # The shape is checked by the pattern, the calendar (no month 13) by BaseEvent.__post_init__.
 _Timestamp = Annotated[str, msgspec.Meta(
-    pattern="^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}(\\.[0-9]+)?Z$",
+    pattern="^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
+            "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?Z$",
     description="ISO-8601 UTC date-time ending in Z.")]
 _Platform = Annotated[str, msgspec.Meta(max_length=MAX_PLATFORM_CHARS)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=_UINT32_MAX)]

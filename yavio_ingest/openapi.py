@@ -1,0 +1,351 @@
+"""`GET /openapi.json`: the OpenAPI 3.1 description of the ingest API (SPEC section 1).
+
+Generated, not written by hand, wherever the code already holds the contract: the event and batch
+schemas are the msgspec structs the SDK encodes and the ingest decodes (`yavio_sdk.events`), and
+every error response names its `YAVIO-NNNN` codes with the status and message of the one error
+table (`yavio_sdk.errors`). What remains here is the list of routes, which codes each one answers
+with, and the shapes of the success bodies, which `tests/ingest/test_openapi_fuzz.py` fuzzes the
+real server against, so the document cannot drift from what the server does.
+"""
+
+from __future__ import annotations
+
+import functools
+import importlib.metadata
+from collections import defaultdict
+from typing import Any
+
+import msgspec
+from aiohttp import web
+
+from yavio_ingest.auth import WIDGET_TOKEN_LIFETIME_S
+from yavio_sdk.errors import error_code
+from yavio_sdk.events import MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, MAX_ID_CHARS, json_schema
+
+_SCHEMAS = "#/components/schemas/"
+_MSGSPEC_DEFS = "#/$defs/"
+
+# The codes each operation can answer with; the status of each comes from the error table.
+# YAVIO-2054 (monthly quota) is in the contract for ingest even where no plan sets a quota.
+_EVENTS_CODES = ("YAVIO-2000", "YAVIO-2001", "YAVIO-2004", "YAVIO-2006", "YAVIO-2050",
+                 "YAVIO-2052", "YAVIO-2053", "YAVIO-2054", "YAVIO-2100", "YAVIO-2109",
+                 "YAVIO-2110", "YAVIO-2111", "YAVIO-2112", "YAVIO-2113", "YAVIO-2114",
+                 "YAVIO-2402")
+_WIDGET_TOKEN_CODES = ("YAVIO-2000", "YAVIO-2001", "YAVIO-2004", "YAVIO-2006", "YAVIO-2052",
+                       "YAVIO-2109", "YAVIO-2111", "YAVIO-2114", "YAVIO-2300", "YAVIO-2301",
+                       "YAVIO-2302")
+_STATS_CODES = ("YAVIO-3000",)
+# Statuses whose answers tell the client when to come back (SPEC 1: whole seconds).
+_RETRY_AFTER_STATUSES = (429, 503)
+
+
+async def openapi_document(request: web.Request) -> web.Response:
+    """The OpenAPI document; public, like `/health`, so clients and fuzzers can find the API."""
+    return web.Response(body=_encoded_document(), content_type="application/json")
+
+
+@functools.cache
+def _encoded_document() -> bytes:
+    # Built on the first request, not at import (the server may never be asked), and only once:
+    # building takes ~70 ms (measured), mostly msgspec's schemas of the event union, and the
+    # document only changes with the code.
+    return msgspec.json.encode(build_document())
+
+
+def build_document() -> dict[str, Any]:
+    """The whole OpenAPI 3.1 document, as a fresh dict."""
+    schemas = _event_schemas()
+    schemas.update(_response_schemas())
+    return {
+        "openapi": "3.1.0",
+        "info": {
+            "title": "Yavio ingest API",
+            "version": importlib.metadata.version("yavio"),
+            "description": (
+                "Batch ingestion of MCP server and widget analytics events, and widget tokens. "
+                "Every response carries `x-request-id`. Request bodies may be gzip-compressed "
+                "(`Content-Encoding: gzip`); `Content-Type` is not enforced, so a `sendBeacon` "
+                "body sent as `text/plain` is read as JSON. Every path answers a CORS preflight "
+                "(`OPTIONS`) with 204."),
+        },
+        "paths": {
+            "/v1/events": {"post": _post_events()},
+            "/v1/widget-tokens": {"post": _post_widget_tokens()},
+            "/health": {"get": _get_health()},
+            "/v1/stats": {"get": _get_stats()},
+            "/openapi.json": {"get": _get_openapi()},
+        },
+        "components": {
+            "schemas": schemas,
+            "securitySchemes": _SECURITY_SCHEMES,
+            "parameters": {"RequestId": _REQUEST_ID_PARAMETER},
+            "headers": {"RequestId": _REQUEST_ID_HEADER, "RetryAfter": _RETRY_AFTER_HEADER},
+        },
+    }
+
+
+def _event_schemas() -> dict[str, Any]:
+    """`Event`, `Envelope` and one schema per event type, from the msgspec structs.
+
+    msgspec emits self-contained JSON Schemas with their own `$defs`; OpenAPI keeps shared
+    definitions in `components/schemas`, so the definitions move there and every reference
+    (`$ref`s and the discriminator's mapping) is rewritten to point at them.
+    """
+    event, envelope = json_schema("event"), json_schema("envelope")
+    schemas: dict[str, Any] = {}
+    for definitions in (event.pop("$defs"), envelope.pop("$defs")):
+        for name, schema in definitions.items():
+            # Both documents are generated from the same structs, so a shared name is the same
+            # schema; anything else would make one of the two refer to the wrong definition.
+            if schemas.setdefault(name, schema) != schema:
+                raise ValueError(f"msgspec emitted two different schemas named {name}")
+    schemas["Event"] = event
+    # The envelope document is only a `$ref` to its own definition, which is now in `schemas`.
+    return _rewrite_refs(schemas)
+
+
+def _rewrite_refs(node: Any) -> Any:
+    if isinstance(node, dict):
+        rewritten = {key: _rewrite_refs(value) for key, value in node.items()}
+        if isinstance(node.get("$ref"), str):
+            rewritten["$ref"] = _component_ref(node["$ref"])
+        mapping = node.get("discriminator", {}).get("mapping")
+        if mapping:
+            rewritten["discriminator"]["mapping"] = {
+                tag: _component_ref(ref) for tag, ref in mapping.items()}
+        return rewritten
+    if isinstance(node, list):
+        return [_rewrite_refs(item) for item in node]
+    return node
+
+
+def _component_ref(ref: str) -> str:
+    if not ref.startswith(_MSGSPEC_DEFS):
+        raise ValueError(f"unexpected reference {ref} in a msgspec schema")
+    return _SCHEMAS + ref.removeprefix(_MSGSPEC_DEFS)
+
+
+def _ref(name: str) -> dict[str, str]:
+    return {"$ref": _SCHEMAS + name}
+
+
+def _response_schemas() -> dict[str, Any]:
+    count = {"type": "integer", "minimum": 0}
+    return {
+        "Error": {
+            "description": "The error envelope of every failed request. A rejected batch (400) "
+                           "adds `errors`, `accepted` and `rejected`; envelope-level problems "
+                           "are reported at `index` -1.",
+            "type": "object",
+            "required": ["error"],
+            "properties": {
+                "error": {
+                    "type": "object",
+                    "required": ["code", "message", "status", "requestId"],
+                    "properties": {
+                        "code": {"type": "string", "pattern": "^YAVIO-[0-9]{4}$"},
+                        "message": {"type": "string"},
+                        "status": {"type": "integer"},
+                        "requestId": {"type": "string"},
+                    },
+                },
+                "errors": {"type": "array", "items": _ref("EventIssues")},
+                "accepted": count,
+                "rejected": count,
+            },
+        },
+        "EventIssues": {
+            "description": "Why the event at `index` of the batch was rejected; each issue is "
+                           "`<field>: <message>`.",
+            "type": "object",
+            "required": ["index", "issues"],
+            "properties": {"index": {"type": "integer", "minimum": -1},
+                           "issues": {"type": "array", "items": {"type": "string"}}},
+        },
+        "EventWarning": {
+            "description": "A change made to an accepted event, e.g. a truncated field.",
+            "type": "object",
+            "required": ["index", "field", "warning"],
+            "properties": {"index": count, "field": {"type": "string"},
+                           "warning": {"type": "string"}},
+        },
+        "IngestResult": {
+            "type": "object",
+            "required": ["accepted", "rejected", "requestId"],
+            "properties": {
+                "accepted": count,
+                "rejected": count,
+                "errors": {"type": "array", "items": _ref("EventIssues")},
+                "warnings": {"type": "array", "items": _ref("EventWarning")},
+                "requestId": {"type": "string"},
+            },
+        },
+        "WidgetTokenRequest": {
+            "type": "object",
+            "required": ["traceId", "sessionId"],
+            "properties": {
+                "traceId": {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+                "sessionId": {"type": "string", "minLength": 1, "maxLength": MAX_ID_CHARS},
+            },
+        },
+        "WidgetToken": {
+            "type": "object",
+            "required": ["token", "expiresAt"],
+            "properties": {
+                "token": {"type": "string",
+                          "description": f"HS256 JWT, valid for {WIDGET_TOKEN_LIFETIME_S} s."},
+                "expiresAt": {"type": "string", "description": "ISO-8601 UTC, ending in Z."},
+            },
+        },
+        "Health": {
+            "type": "object",
+            "required": ["status", "postgres", "clickhouse"],
+            "properties": {
+                "status": {"enum": ["ok", "degraded"]},
+                "postgres": {"enum": ["up", "down"]},
+                "clickhouse": {"enum": ["up", "down"]},
+            },
+        },
+        "Stats": {
+            "type": "object",
+            "required": ["events", "workspaces"],
+            "properties": {"events": count, "workspaces": count},
+        },
+    }
+
+
+_SECURITY_SCHEMES = {
+    "ApiKey": {"type": "http", "scheme": "bearer", "bearerFormat": "yav_ + 64 hex digits",
+               "description": "A project's API key, for server SDKs. Never accepted in the URL "
+                              "or the body."},
+    "WidgetToken": {"type": "http", "scheme": "bearer", "bearerFormat": "JWT",
+                    "description": "A widget JWT from `POST /v1/widget-tokens`, scoped to one "
+                                   "session."},
+    "WidgetTokenQuery": {"type": "apiKey", "in": "query", "name": "token",
+                         "description": "A widget JWT where headers cannot be set "
+                                        "(`sendBeacon`); the envelope's `token` field works "
+                                        "too. Only checked when there is no Authorization "
+                                        "header."},
+    "AccessToken": {"type": "http", "scheme": "bearer", "bearerFormat": "yat_…",
+                    "description": "A user's access token, for the CLI."},
+}
+
+_REQUEST_ID_PARAMETER = {
+    "name": "x-request-id", "in": "header", "required": False, "schema": {"type": "string"},
+    "description": "Echoed in the response's `x-request-id`; one is generated when absent.",
+}
+_REQUEST_ID_HEADER = {"required": True, "schema": {"type": "string"},
+                      "description": "The request's id, as sent or generated."}
+_RETRY_AFTER_HEADER = {"required": True, "schema": {"type": "integer", "minimum": 1},
+                       "description": "Whole seconds to wait before retrying."}
+_CONTENT_ENCODING_PARAMETER = {
+    "name": "Content-Encoding", "in": "header", "required": False,
+    "schema": {"enum": ["gzip", "deflate", "identity"]},
+    "description": f"The body's compression. A body over {MAX_BODY_BYTES} bytes (after "
+                   "decompression) is refused with 413, any other encoding with 415.",
+}
+
+
+def _json_response(description: str, schema: dict[str, Any], *,
+                   retry_after: bool = False) -> dict[str, Any]:
+    headers = {"x-request-id": {"$ref": "#/components/headers/RequestId"}}
+    if retry_after:
+        headers["Retry-After"] = {"$ref": "#/components/headers/RetryAfter"}
+    return {"description": description, "headers": headers,
+            "content": {"application/json": {"schema": schema}}}
+
+
+def _error_responses(codes: tuple[str, ...]) -> dict[str, Any]:
+    """One response per status among `codes`, the `Error` envelope narrowed to those codes."""
+    by_status: defaultdict[int, list[str]] = defaultdict(list)
+    for code in codes:
+        by_status[error_code(code).status].append(code)
+    responses = {}
+    for status, status_codes in sorted(by_status.items()):
+        narrowed = {"properties": {"error": {"properties": {
+            "code": {"enum": status_codes}, "status": {"const": status}}}}}
+        description = "\n".join(f"- `{code}`: {error_code(code).message}"
+                                for code in status_codes)
+        responses[str(status)] = _json_response(
+            description, {"allOf": [_ref("Error"), narrowed]},
+            retry_after=status in _RETRY_AFTER_STATUSES)
+    return responses
+
+
+def _post_events() -> dict[str, Any]:
+    return {
+        "operationId": "ingestEvents",
+        "summary": "Ingest a batch of events",
+        "description": (
+            f"1 to {MAX_EVENTS_PER_BATCH} events. Each event is validated on its own: valid "
+            "ones are stored (PII redacted, oversized payloads truncated with a warning), "
+            "invalid ones reported by their index in the batch. `workspace_id` and "
+            "`project_id` come from the credential, never from the body."),
+        "security": [{"ApiKey": []}, {"WidgetToken": []}, {"WidgetTokenQuery": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       _CONTENT_ENCODING_PARAMETER],
+        "requestBody": {"required": True,
+                        "content": {"application/json": {"schema": _ref("Envelope")}}},
+        "responses": {
+            "200": _json_response("Every event was accepted.", {"allOf": [
+                _ref("IngestResult"), {"properties": {"rejected": {"const": 0}}}]}),
+            "207": _json_response("Some events were accepted, the others rejected.", {"allOf": [
+                _ref("IngestResult"),
+                {"required": ["errors"], "properties": {"rejected": {"minimum": 1}}}]}),
+            **_error_responses(_EVENTS_CODES),
+        },
+    }
+
+
+def _post_widget_tokens() -> dict[str, Any]:
+    return {
+        "operationId": "mintWidgetToken",
+        "summary": "Mint a widget token for one trace and session",
+        "security": [{"ApiKey": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       _CONTENT_ENCODING_PARAMETER],
+        "requestBody": {"required": True, "content": {
+            "application/json": {"schema": _ref("WidgetTokenRequest")}}},
+        "responses": {
+            "200": _json_response("The token and its expiry.", _ref("WidgetToken")),
+            **_error_responses(_WIDGET_TOKEN_CODES),
+        },
+    }
+
+
+def _get_health() -> dict[str, Any]:
+    return {
+        "operationId": "health",
+        "summary": "Whether both stores answer",
+        "description": "Never rate limited.",
+        "security": [],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"}],
+        "responses": {
+            "200": _json_response("Postgres and ClickHouse are up.", _ref("Health")),
+            "503": _json_response("Degraded: the body names the store that is down.",
+                                  _ref("Health")),
+        },
+    }
+
+
+def _get_stats() -> dict[str, Any]:
+    return {
+        "operationId": "stats",
+        "summary": "Event counts over the caller's workspaces",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"}],
+        "responses": {
+            "200": _json_response("The counts.", _ref("Stats")),
+            **_error_responses(_STATS_CODES),
+        },
+    }
+
+
+def _get_openapi() -> dict[str, Any]:
+    return {
+        "operationId": "openapi",
+        "summary": "This document",
+        "security": [],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"}],
+        "responses": {"200": _json_response("OpenAPI 3.1.", {"type": "object"})},
+    }
