@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import os
+import re
 import time
 
 import msgspec
@@ -38,6 +40,17 @@ def _event_id(line: bytes) -> str:
     return _id_decoder.decode(line).event_id.lower()
 
 
+# ClickHouse codes that mean "this data cannot be inserted" rather than "not now": parse and type
+# errors. Anything else (connection, missing table, server down) is retried until it works.
+_DATA_ERROR_CODES = frozenset({6, 26, 27, 32, 38, 41, 53, 69, 70, 72, 117, 321, 349})
+_ERROR_CODE = re.compile(r"Code: (\d+)")
+
+
+def _refuses_data(error: Exception) -> bool:
+    match = _ERROR_CODE.search(str(error))
+    return match is not None and int(match.group(1)) in _DATA_ERROR_CODES
+
+
 class Writer:
     def __init__(self, spool: Spool, store: ClickHouseStore, recent: RecentIds, *,
                  flush_rows: int = 10_000, flush_interval_s: float = 0.25):
@@ -47,6 +60,8 @@ class Writer:
         self.flush_rows = flush_rows
         self.flush_interval_s = flush_interval_s
         self.inserted_rows = 0
+        self.quarantined = 0
+        self.quarantine_path = spool.folder / "refused.jsonl"
         self.failing_since: float | None = None
         self._replay_end = spool.end
         self._waiting_rows = 0
@@ -113,7 +128,13 @@ class Writer:
                 None, self.spool.read, self.spool.checkpoint, self.flush_rows)
             if batch is None:
                 return
-            await loop.run_in_executor(None, self._insert, batch)
+            try:
+                await loop.run_in_executor(None, self._insert, batch)
+            except BaseException:
+                # Part of the block may be in ClickHouse already (a bisection half, or a
+                # response lost after a server accepted it): retry it the way a replay goes.
+                self._replay_end = max(self._replay_end, batch.end)
+                raise
             self.spool.commit(batch)
             self.inserted_rows += batch.rows
 
@@ -122,7 +143,34 @@ class Writer:
         if self.spool.checkpoint < self._replay_end:
             self._replay(lines)
         else:
-            self.store.insert_lines(lines)
+            self._insert_or_quarantine(lines.split(b"\n"))
+
+    def _insert_or_quarantine(self, lines: list[bytes]) -> None:
+        """Insert `lines`; if ClickHouse refuses their data (not its availability), find the
+        refused lines by bisection and set them aside, so one bad event cannot stall the spool.
+        Validation should let no such event through: this is the last line of defence."""
+        try:
+            self.store.insert_lines(b"\n".join(lines))
+        except Exception as error:
+            if not _refuses_data(error):
+                raise
+            if len(lines) == 1:
+                self._quarantine(lines[0], error)
+                return
+            middle = len(lines) // 2
+            self._insert_or_quarantine(lines[:middle])
+            self._insert_or_quarantine(lines[middle:])
+
+    def _quarantine(self, line: bytes, error: Exception) -> None:
+        reason = str(error).splitlines()[0][:500]
+        log.error("ClickHouse refused an event; kept in %s: %s", self.quarantine_path, reason)
+        record = b'{"reason":' + msgspec.json.encode(reason) + b',"event":' + line + b"}\n"
+        fd = os.open(self.quarantine_path, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o600)
+        try:
+            os.write(fd, record)
+        finally:
+            os.close(fd)
+        self.quarantined += 1
 
     def _replay(self, lines: bytes) -> None:
         """Insert what ClickHouse lacks of a block that a crashed process may have inserted in
@@ -131,9 +179,9 @@ class Writer:
         split = lines.split(b"\n")
         ids = [_event_id(line) for line in split]
         stored = self.store.existing_event_ids(ids)
-        missing = b"\n".join(line for line, i in zip(split, ids) if i not in stored)
+        missing = [line for line, i in zip(split, ids) if i not in stored]
         if missing:
-            self.store.insert_lines(missing)
+            self._insert_or_quarantine(missing)
         self.store.rebuild_aggregates(ids)
         log.info("replayed %d events (%d were already stored)", len(ids), len(stored))
 

@@ -52,9 +52,11 @@ _Uuid = Annotated[str, msgspec.Meta(
 _Id = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_ID_CHARS)]
 _Name = Annotated[str, msgspec.Meta(max_length=MAX_NAME_CHARS)]
 # The shape is checked by the pattern, the calendar (no month 13) by BaseEvent.__post_init__.
+# At most nanoseconds: ClickHouse cannot parse a longer fraction, and one such event would stall
+# the whole block it is inserted with.
 _Timestamp = Annotated[str, msgspec.Meta(
     pattern="^[0-9]{4}-(0[1-9]|1[0-2])-(0[1-9]|[12][0-9]|3[01])"
-            "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]+)?Z$",
+            "T([01][0-9]|2[0-3]):[0-5][0-9]:[0-5][0-9](\\.[0-9]{1,9})?Z$",
     description="ISO-8601 UTC date-time ending in Z.")]
 _Platform = Annotated[str, msgspec.Meta(max_length=MAX_PLATFORM_CHARS)]
 _Count = Annotated[int, msgspec.Meta(ge=0, le=_UINT32_MAX)]

@@ -185,6 +185,8 @@ REJECTIONS = [
     ("timestamp on February 30", "tool_call", {"timestamp": "2025-02-30T12:00:00Z"}, "timestamp"),
     ("timestamp as epoch millis", "tool_call", {"timestamp": 1748779200123}, "timestamp"),
     ("timestamp not a date", "tool_call", {"timestamp": "yesterdayZ"}, "timestamp"),
+    ("timestamp finer than nanoseconds", "tool_call",
+     {"timestamp": "2025-06-01T12:00:00.0000000001Z"}, "timestamp"),
     ("unknown event_type", "tool_call", {"event_type": "tool_called"}, "event_type"),
     ("event_type not a string", "tool_call", {"event_type": ["tool_call"]}, "event_type"),
     ("source not server or widget", "track", {"source": "client"}, "source"),
