@@ -12,7 +12,7 @@ import pytest
 from psycopg import sql
 
 from yavio_cli.local_postgres import APP_ROLE, SUPERUSER, LocalPostgres
-from yavio_ingest.store.clickhouse import ClickHouseStore, event_line
+from yavio_ingest.store.clickhouse import ClickHouseStore, event_line, line_prefix
 from yavio_sdk.events import format_timestamp
 from yavio_ingest.store.postgres import PostgresStore
 
@@ -76,6 +76,5 @@ def clickhouse_store(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Click
 def store_events(store: ClickHouseStore, workspace_id: uuid.UUID, project_id: uuid.UUID,
                  events: list) -> None:
     """Write validated events for a tenant straight into ClickHouse, as the writer does."""
-    now = format_timestamp()
-    store.insert_lines(b"\n".join(
-        event_line(e, str(workspace_id), str(project_id), now) for e in events))
+    prefix = line_prefix(str(workspace_id), str(project_id), format_timestamp())
+    store.insert_lines(b"\n".join(event_line(e, prefix) for e in events))

@@ -59,6 +59,7 @@ def _bootstrap(settings: Settings, email: str, name: str) -> int:
 
 
 def _serve(settings: Settings, *, migrate_only: bool) -> int:
+    import uvloop
     from aiohttp import web
     from psycopg_pool import PoolTimeout
 
@@ -92,8 +93,9 @@ def _serve(settings: Settings, *, migrate_only: bool) -> int:
         app = create_app(settings, postgres, clickhouse)
         # Start-up objects live for the whole process: keep them out of every GC pass.
         gc.freeze()
+        # uvloop roughly halves the event loop's cost per request (libuv instead of selectors).
         web.run_app(app, host=settings.host, port=settings.port, print=None,
-                    access_log=None, handle_signals=True)
+                    access_log=None, handle_signals=True, loop=uvloop.new_event_loop())
     finally:
         postgres.close()
         if clickhouse is not None:

@@ -107,8 +107,7 @@ async def stats(request: web.Request) -> web.Response:
     if user is None:
         return error_reply(request, "YAVIO-3000")
     workspaces = await blocking(request.app[POSTGRES].workspaces.for_user, user.id)
-    events = await blocking(partial(request.app[CLICKHOUSE].count_events,
-                                    workspace_ids=[w.id for w in workspaces]))
+    events = await blocking(request.app[CLICKHOUSE].total_events, [w.id for w in workspaces])
     return web.json_response({"events": events, "workspaces": len(workspaces)})
 
 

@@ -24,7 +24,7 @@ from yavio_ingest.fanout import Fanout
 from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, error_reply, json_reply
 from yavio_ingest.spool import Spool
-from yavio_ingest.store.clickhouse import event_line
+from yavio_ingest.store.clickhouse import event_line, line_prefix
 from yavio_ingest.truncation import SMALLEST_LIMIT, truncate_event
 from yavio_ingest.writer import Writer
 from yavio_sdk.events import (
@@ -127,7 +127,7 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
     warnings: list[dict[str, Any]] = []
     lines: list[bytes] = []
     accepted = 0
-    ingested_at = format_timestamp()
+    prefix = line_prefix(credential.workspace_id, credential.project_id, format_timestamp())
     for index, raw in enumerate(envelope.events):
         event, issues = validate_event(raw)
         if event is None:
@@ -141,8 +141,7 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
                 warnings.append({"index": index, "field": field, "warning": warning})
         if not ingest.recent.add(event.event_id):
             continue  # a retry of an event already acknowledged: acknowledge again, store once
-        lines.append(event_line(event, credential.workspace_id, credential.project_id,
-                                ingested_at))
+        lines.append(event_line(event, prefix))
 
     if lines:
         ingest.spool.append(b"\n".join(lines), len(lines))

@@ -144,15 +144,15 @@ class Spool:
 
     def commit(self, batch: Batch) -> None:
         """Record that `batch` is in ClickHouse: move the checkpoint, drop finished segments."""
-        self.checkpoint = batch.end
-        self.pending_bytes -= batch.size
         temporary = self.folder / "checkpoint.tmp"
         temporary.write_text(json.dumps({"segment": batch.end.segment,
                                          "offset": batch.end.offset}))
         os.replace(temporary, self.folder / "checkpoint")
-        for segment in self._segments():
-            if segment < batch.end.segment:
-                self._path(segment).unlink(missing_ok=True)
+        finished = range(self.checkpoint.segment, batch.end.segment)
+        self.checkpoint = batch.end
+        self.pending_bytes -= batch.size
+        for segment in finished:
+            self._path(segment).unlink(missing_ok=True)
 
     def close(self) -> None:
         os.close(self._fd)

@@ -135,7 +135,7 @@ class Writer:
                 # response lost after a server accepted it): retry it the way a replay goes.
                 self._replay_end = max(self._replay_end, batch.end)
                 raise
-            self.spool.commit(batch)
+            await loop.run_in_executor(None, self.spool.commit, batch)
             self.inserted_rows += batch.rows
 
     def _insert(self, batch: Batch) -> None:
