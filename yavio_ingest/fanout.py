@@ -7,7 +7,6 @@ Publishing never waits: a subscriber that falls behind loses its oldest events, 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import AsyncIterator
 
 
 class Subscription:
@@ -28,10 +27,6 @@ class Subscription:
 
     def close(self) -> None:
         self._fanout._subscribers.discard(self)
-
-    async def __aiter__(self) -> AsyncIterator[bytes]:
-        while True:
-            yield await self.get()
 
 
 class Fanout:

@@ -80,10 +80,6 @@ class ClickHouseStore:
         self._lock = threading.Lock()
         self._client = clickhouse_connect.get_client(dsn=url)
 
-    @property
-    def embedded(self) -> bool:
-        return self.url.startswith("chdb:")
-
     def close(self) -> None:
         with self._lock:
             self._client.close()
