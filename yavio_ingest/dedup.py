@@ -23,6 +23,10 @@ class RecentIds:
         self._young: set[str] = set()
         self._old: set[str] = set()
 
+    def __contains__(self, event_id: str) -> bool:
+        """True if `event_id` (lower case) was seen lately."""
+        return event_id in self._young or event_id in self._old
+
     def add(self, event_id: str) -> bool:
         """Remember `event_id`; False if it was already known (a duplicate)."""
         key = event_id.lower()

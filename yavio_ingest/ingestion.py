@@ -8,6 +8,7 @@ enrich → dedup → spool append → respond. An acknowledged event is on disk 
 
 from __future__ import annotations
 
+import logging
 import zlib
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,6 +62,8 @@ class Ingest:
 
 
 INGEST = web.AppKey("ingest", Ingest)
+
+log = logging.getLogger("yavio.ingest")
 
 
 class _SessionOnly(msgspec.Struct):
@@ -126,6 +129,7 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
     lines: list[bytes] = []
+    new_ids: set[str] = set()
     accepted = 0
     prefix = line_prefix(credential.workspace_id, credential.project_id, format_timestamp())
     for index, raw in enumerate(envelope.events):
@@ -139,13 +143,21 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
         if changed or len(raw) > SMALLEST_LIMIT:
             for field, warning in truncate_event(event):
                 warnings.append({"index": index, "field": field, "warning": warning})
-        if not ingest.recent.add(event.event_id):
+        event_id = event.event_id.lower()
+        if event_id in ingest.recent or event_id in new_ids:
             continue  # a retry of an event already acknowledged: acknowledge again, store once
+        new_ids.add(event_id)
         lines.append(event_line(event, prefix))
 
     if lines:
-        ingest.spool.append(b"\n".join(lines), len(lines))
-        await ingest.spool.sync()
+        try:
+            ingest.spool.append(b"\n".join(lines), len(lines))
+            await ingest.spool.sync()
+        except OSError as error:  # disk full or failing: nothing is acknowledged
+            log.error("spool append failed: %s", error)
+            raise Reject("YAVIO-2402", retry_after=1) from None
+        # Only now: an id remembered before its event is on disk would turn a retry into a loss.
+        ingest.recent.update(new_ids)
         ingest.writer.appended(len(lines))
         ingest.fanout.publish(credential.project_id, lines)
 

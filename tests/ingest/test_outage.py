@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 
 import pytest
 
@@ -82,3 +83,22 @@ async def test_an_event_clickhouse_cannot_parse_is_set_aside_and_the_rest_flows_
     assert ingest_server.ingest.spool.pending_bytes == 0
     assert (await ingest_server.send([make_event()])).status_code == 200
     assert await ingest_server.wait_stored(6) == 6
+
+
+async def test_a_failing_spool_write_acknowledges_nothing_and_the_retry_is_stored(
+        ingest_server: IngestServer) -> None:
+    spool = ingest_server.ingest.spool
+    event = make_event()
+    healthy_fd = spool._fd
+    spool._fd = os.open(os.devnull, os.O_RDONLY)  # every write now fails, as on a failing disk
+    try:
+        refused = await ingest_server.send([event])
+    finally:
+        os.close(spool._fd)
+        spool._fd = healthy_fd
+    assert refused.status_code == 503
+    assert refused.json()["error"]["code"] == "YAVIO-2402"
+
+    retried = await ingest_server.send([event])
+    assert retried.status_code == 200
+    assert await ingest_server.wait_stored(1) == 1
