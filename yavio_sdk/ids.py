@@ -1,0 +1,68 @@
+"""Event, trace and session ids (SPEC 4, "Ids"), in the original TypeScript SDK's formats.
+
+Trace and session ids are a prefix plus 21 URL-safe characters (`A-Z a-z 0-9 - _`), like nanoid's.
+A session derived from an external key is a hash of it, so every replica behind a load balancer
+names the same MCP session the same way with no shared state, and so does the TypeScript SDK.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import secrets
+import uuid
+
+__all__ = [
+    "derive_session_id",
+    "new_event_id",
+    "new_session_id",
+    "new_trace_id",
+    "session_id_from_key",
+]
+
+_ID_CHARS = 21
+
+
+def new_event_id() -> str:
+    """A random UUID (v4), the event's dedup key."""
+    return str(uuid.uuid4())
+
+
+def _random_chars() -> str:
+    # 16 random bytes are 22 base64url characters; the first 21 carry 126 random bits.
+    return secrets.token_urlsafe(16)[:_ID_CHARS]
+
+
+def new_trace_id() -> str:
+    """A new trace id, `tr_` + 21 URL-safe characters: one per tool call."""
+    return "tr_" + _random_chars()
+
+
+def new_session_id() -> str:
+    """A new random session id, `ses_` + 21 URL-safe characters, for a session with no key."""
+    return "ses_" + _random_chars()
+
+
+def session_id_from_key(key: str) -> str:
+    """The session id of an external session key: `ses_` + base64url(SHA-256(UTF-8 key))[:21].
+
+    The same key gives the same id in every process, replica and SDK.
+    """
+    digest = hashlib.sha256(key.encode("utf-8")).digest()
+    return "ses_" + base64.urlsafe_b64encode(digest)[:_ID_CHARS].decode("ascii")
+
+
+def derive_session_id(
+    mcp_session_id: str | None = None,
+    openai_session: str | None = None,
+    transport_id: str | None = None,
+) -> str:
+    """The session id of a request, from the first key it has, else a new random one.
+
+    Keys in order: the `Mcp-Session-Id` header, `_meta["openai/session"]`, the transport's own id.
+    A key that is missing, empty or not a string is skipped.
+    """
+    for key in (mcp_session_id, openai_session, transport_id):
+        if isinstance(key, str) and key:
+            return session_id_from_key(key)
+    return new_session_id()
