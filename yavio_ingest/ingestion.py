@@ -26,7 +26,6 @@ from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, error_reply, json_reply
 from yavio_ingest.spool import Spool
 from yavio_ingest.store.clickhouse import event_line, line_prefix
-from yavio_ingest.truncation import SMALLEST_LIMIT, truncate_event
 from yavio_ingest.writer import Writer
 from yavio_sdk.events import (
     MAX_BODY_BYTES,
@@ -36,6 +35,7 @@ from yavio_sdk.events import (
     validate_event,
 )
 from yavio_sdk.pii import redact, redact_text
+from yavio_sdk.truncation import SMALLEST_LIMIT, truncate_event
 
 # Free-text payloads, where PII turns up. Ids, names and enums are left alone: redacting a UUID or a
 # tool name would only cost time. `user_id` is the developer's explicit choice of identifier.
@@ -83,14 +83,17 @@ class Reject(Exception):
         super().__init__(code)
         self.code, self.message, self.retry_after, self.extra = code, message, retry_after, extra
 
+    def reply(self, request: web.Request) -> web.Response:
+        return error_reply(request, self.code, self.message, retry_after=self.retry_after,
+                           extra=self.extra)
+
 
 async def post_events(request: web.Request) -> web.Response:
     ingest = request.app[INGEST]
     try:
         return await _ingest(request, ingest)
     except Reject as reject:
-        return error_reply(request, reject.code, reject.message, retry_after=reject.retry_after,
-                           extra=reject.extra)
+        return reject.reply(request)
 
 
 async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
@@ -198,8 +201,7 @@ async def post_widget_tokens(request: web.Request) -> web.Response:
         return json_reply({"token": token, "expiresAt": format_timestamp(
             datetime.fromtimestamp(expires, timezone.utc))})
     except Reject as reject:
-        return error_reply(request, reject.code, reject.message, retry_after=reject.retry_after,
-                           extra=reject.extra)
+        return reject.reply(request)
 
 
 def _valid_id(value: Any) -> bool:

@@ -49,8 +49,6 @@ from datetime import date, datetime, time
 from types import TracebackType
 from typing import Any, Protocol
 
-import msgspec
-
 from yavio_sdk.config import YavioConfig
 from yavio_sdk.events import (
     MAX_NAME_CHARS,
@@ -66,6 +64,7 @@ from yavio_sdk.events import (
 from yavio_sdk.ids import new_event_id
 from yavio_sdk.pii import redact
 from yavio_sdk.session_state import SessionStore, StepCounter
+from yavio_sdk.truncation import within_limit
 
 __all__ = [
     "CallHandle",
@@ -81,7 +80,6 @@ logger = logging.getLogger("yavio")
 
 # Deeper than any real payload: bounds the walk, so odd input costs no RecursionError and no time.
 _MAX_DEPTH = 32
-_encode = msgspec.json.Encoder().encode
 
 
 class EventSink(Protocol):
@@ -372,12 +370,11 @@ def _payload(values: dict[str, Any], limit: int, method: str) -> dict[str, Any] 
 
 
 def _limit(value: dict[str, Any], limit: int, method: str) -> dict[str, Any]:
-    size = len(_encode(value))
-    if size <= limit:
-        return value
-    logger.warning("yavio: %s() payload of %d bytes is over the %d-byte limit; replaced by a "
-                   "truncation marker", method, size, limit)
-    return {"_truncated": True, "_original_size": size}
+    kept, size = within_limit(value, limit)
+    if kept is not value:
+        logger.warning("yavio: %s() payload of %d bytes is over the %d-byte limit; replaced by "
+                       "a truncation marker", method, size, limit)
+    return kept
 
 
 def _clean(value: Any, depth: int, on_path: set[int]) -> Any:

@@ -17,7 +17,6 @@ import time
 from pathlib import Path
 
 import httpx
-import pytest
 
 from tests.conftest import TEST_SECRET, PostgresServer, free_port
 from tests.ingest.conftest import make_event

@@ -1,5 +1,7 @@
 """Oversized payload fields are cut, not rejected (SPEC section 1, "Field limits").
 
+Shared by the ingest (every event) and the SDK (explicit events), so both cut the same way.
+
 A JSON payload over its limit becomes `{"_truncated": true, "_original_size": N}`; an error
 message is cut to its limit with a `... [truncated]` suffix; a tool description is cut to its
 length. Each cut is reported as a warning. Runs after PII redaction, so a cut never leaves half an
@@ -35,6 +37,15 @@ _SUFFIX = "... [truncated]"
 _encode = msgspec.json.Encoder().encode
 
 
+def within_limit(value: Any, limit: int) -> tuple[Any, int]:
+    """`value` if its compact JSON fits in `limit` bytes, else the truncation marker; and the
+    size of that JSON."""
+    size = len(_encode(value))
+    if size <= limit:
+        return value, size
+    return {"_truncated": True, "_original_size": size}, size
+
+
 def truncate_event(event: Any) -> list[tuple[str, str]]:
     """Cut `event`'s oversized fields in place; returns (field, warning) for each cut."""
     warnings: list[tuple[str, str]] = []
@@ -42,9 +53,9 @@ def truncate_event(event: Any) -> list[tuple[str, str]]:
         value = getattr(event, field, None)
         if value is None:
             continue
-        size = len(_encode(value))
-        if size > limit:
-            setattr(event, field, {"_truncated": True, "_original_size": size})
+        kept, size = within_limit(value, limit)
+        if kept is not value:
+            setattr(event, field, kept)
             warnings.append((field, f"{size} bytes of JSON over the {limit}-byte limit: replaced "
                                     "by a truncation marker"))
     message = getattr(event, "error_message", None)
