@@ -105,7 +105,9 @@ class EventSender:
         sleep: Callable[[float], object] | None = None,
     ) -> None:
         if sdk_version is None:
-            from yavio_sdk import __version__ as sdk_version  # here: the package imports us
+            from yavio_sdk import (
+                __version__ as sdk_version,  # here: the package imports us
+            )
         self._url = endpoint.rstrip("/") + "/v1/events"
         self._headers = {
             "Authorization": f"Bearer {api_key}",
@@ -511,6 +513,17 @@ def _register_exit_flush() -> None:
         if not _exit_flush_registered:
             atexit.register(_flush_at_exit)
             _exit_flush_registered = True
+
+
+def flush_all(timeout: float = 5.0) -> FlushResult:
+    """Flush every live sender within `timeout` seconds in all; their results added up."""
+    deadline = time.monotonic() + timeout
+    sent = dropped = pending = 0
+    for sender in list(_live_senders):
+        result = sender.flush(max(0.0, deadline - time.monotonic()))
+        sent, dropped, pending = sent + result.sent, dropped + result.dropped, \
+            pending + result.pending
+    return FlushResult(sent, dropped, pending)
 
 
 def _flush_at_exit() -> None:

@@ -35,6 +35,7 @@ __all__ = [
     "describe_content",
     "error_category",
     "estimate_tokens",
+    "field",
     "input_shape",
     "is_retry",
     "json_type",
@@ -290,16 +291,26 @@ def _decoded_size(data: str | bytes | None) -> int:
     return chars * 3 // 4
 
 
-def _field(block: Any, name: str) -> Any:
-    if isinstance(block, Mapping):
-        return block.get(name)
-    return _attribute(block, name)
+def field(item: Any, name: str) -> Any:
+    """`name` (a wire name such as `mimeType`) of a wire dict, or of an MCP SDK model: mcp 1.x
+    models use the wire names, mcp 2.x models their snake_case (`mime_type`)."""
+    if isinstance(item, Mapping):
+        return item.get(name)
+    if name.islower():
+        return _attribute(item, name)
+    # snake_case first: fastmcp makes the camelCase names of mcp 2.x models warn.
+    value = _attribute(item, _snake(name))
+    return _attribute(item, name) if value is None else value
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{char.lower()}" if char.isupper() else char for char in name)
 
 
 def _blocks(content: Any) -> Iterable[Any]:
     if content is None:
         return ()
-    if isinstance(content, (str, Mapping)) or _field(content, "type") is not None:
+    if isinstance(content, (str, Mapping)) or field(content, "type") is not None:
         return (content,)
     try:
         return iter(content)
@@ -318,26 +329,26 @@ def _uri(value: Any) -> str | None:
 def _describe_block(block: Any) -> Any:
     if isinstance(block, str):
         return {"type": "text", "text": block}
-    kind = _field(block, "type")
-    mime = _field(block, "mimeType")
+    kind = field(block, "type")
+    mime = field(block, "mimeType")
     if kind == "text":
-        return {"type": "text", "text": _field(block, "text")}
+        return {"type": "text", "text": field(block, "text")}
     if kind in _BINARY_TYPES:
         return _without_none(type=kind, mimeType=mime,
-                             data=binary_placeholder(mime, _field(block, "data")))
+                             data=binary_placeholder(mime, field(block, "data")))
     if kind == "resource":
-        resource = _field(block, "resource")
-        mime = _field(resource, "mimeType")
-        blob = _field(resource, "blob")
-        described = _without_none(uri=_uri(_field(resource, "uri")), mimeType=mime)
+        resource = field(block, "resource")
+        mime = field(resource, "mimeType")
+        blob = field(resource, "blob")
+        described = _without_none(uri=_uri(field(resource, "uri")), mimeType=mime)
         if blob is not None:
             described["blob"] = binary_placeholder(mime, blob)
         else:
-            described["text"] = _field(resource, "text")
+            described["text"] = field(resource, "text")
         return {"type": "resource", "resource": described}
     if kind == "resource_link":
-        return _without_none(type=kind, uri=_uri(_field(block, "uri")),
-                             name=_field(block, "name"), mimeType=mime)
+        return _without_none(type=kind, uri=_uri(field(block, "uri")),
+                             name=field(block, "name"), mimeType=mime)
     return {"type": str(kind) if kind else "unknown"}
 
 
@@ -361,9 +372,9 @@ def content_text(content: Any) -> str:
         if isinstance(block, str):
             texts.append(block)
             continue
-        kind = _field(block, "type")
-        text = _field(block, "text") if kind == "text" else (
-            _field(_field(block, "resource"), "text") if kind == "resource" else None)
+        kind = field(block, "type")
+        text = field(block, "text") if kind == "text" else (
+            field(field(block, "resource"), "text") if kind == "resource" else None)
         if isinstance(text, str):
             texts.append(text)
     return "\n".join(texts)

@@ -63,7 +63,8 @@ from yavio_sdk.events import (
 )
 from yavio_sdk.ids import new_event_id
 from yavio_sdk.pii import redact
-from yavio_sdk.session_state import SessionStore, StepCounter
+from yavio_sdk.sender import FlushResult, flush_all
+from yavio_sdk.session_state import SessionState, SessionStore, StepCounter
 from yavio_sdk.truncation import within_limit
 
 __all__ = [
@@ -73,6 +74,7 @@ __all__ = [
     "Tracker",
     "Yavio",
     "current_call",
+    "install_context_property",
     "yavio",
 ]
 
@@ -117,7 +119,9 @@ class Tracker:
         sdk_version: str | None = None,
     ) -> None:
         if sdk_version is None:
-            from yavio_sdk import __version__ as sdk_version  # here: the package may import us
+            from yavio_sdk import (
+                __version__ as sdk_version,  # here: the package may import us
+            )
         self.config = config
         self.sender = sender
         self.sessions = sessions if sessions is not None else SessionStore()
@@ -139,19 +143,19 @@ class Tracker:
             return
         state = self.sessions.get(call.session_id)
         event = StepEvent(
-            **self._common(call, state.platform, state.user_id), event_name=name,
+            **self._common(call, state), event_name=name,
             metadata=_payload(meta, MAX_PAYLOAD_BYTES, "step"),
             step_sequence=self.steps.next_step(call.trace_id))
-        self._emit(event)
+        self.emit(event)
 
     def _track(self, call: CallHandle, name: Any, props: dict[str, Any]) -> None:
         if not _valid_name(name, "track"):
             return
         state = self.sessions.get(call.session_id)
         event = TrackEvent(
-            **self._common(call, state.platform, state.user_id), event_name=name,
+            **self._common(call, state), event_name=name,
             metadata=_payload(props, MAX_PAYLOAD_BYTES, "track"))
-        self._emit(event)
+        self.emit(event)
 
     def _conversion(
         self, call: CallHandle, name: Any, value: Any, currency: Any, meta: dict[str, Any],
@@ -160,11 +164,11 @@ class Tracker:
             return
         state = self.sessions.get(call.session_id)
         event = ConversionEvent(
-            **self._common(call, state.platform, state.user_id), event_name=name,
+            **self._common(call, state), event_name=name,
             metadata=_payload(meta, MAX_PAYLOAD_BYTES, "conversion"),
             conversion_value=_conversion_value(value),
             conversion_currency=_currency(currency))
-        self._emit(event)
+        self.emit(event)
 
     def _identify(self, call: CallHandle, user_id: Any, traits: Any) -> None:
         if isinstance(user_id, str) and len(user_id) > MAX_NAME_CHARS:
@@ -182,23 +186,32 @@ class Tracker:
             return
         state = self.sessions.get(call.session_id)
         event = IdentifyEvent(
-            **self._common(call, state.platform, user_id),
+            **self._common(call, state, user_id),
             user_traits=_limit(state.traits, MAX_TRAITS_BYTES, "identify") or None)
-        self._emit(event)
+        self.emit(event)
 
-    def _common(self, call: CallHandle, platform: str, user_id: str | None) -> dict[str, Any]:
+    def _common(self, call: CallHandle, state: SessionState, user_id: str | None = None,
+                ) -> dict[str, Any]:
+        platform = call.platform if call.platform is not None else state.platform
+        return self.common(call.session_id, call.trace_id, platform, user_id or state.user_id)
+
+    def common(
+        self, session_id: str, trace_id: str, platform: str, user_id: str | None,
+    ) -> dict[str, Any]:
+        """The fields every server event has, as keyword arguments for an event struct."""
         return {
             "event_id": new_event_id(),
-            "trace_id": call.trace_id,
-            "session_id": call.session_id,
+            "trace_id": trace_id,
+            "session_id": session_id,
             "timestamp": format_timestamp(),
             "source": "server",
-            "platform": call.platform if call.platform is not None else platform,
+            "platform": platform,
             "user_id": user_id,
             "sdk_version": self.sdk_version,
         }
 
-    def _emit(self, event: BaseEvent) -> None:
+    def emit(self, event: BaseEvent) -> None:
+        """Record `event` as its session's latest event, then enqueue it."""
         self.sessions.record_event(event.session_id, event.__struct_config__.tag,
                                    event.event_name)
         self.sender.enqueue(event)
@@ -332,9 +345,32 @@ class Yavio:
         else:
             call.identify(user_id, traits)
 
+    def flush(self, timeout: float = 5.0) -> FlushResult:
+        """Send every wrapped server's queued events now, waiting up to `timeout` seconds:
+        for scripts and tests that must see their events before they go on. Never raises."""
+        try:
+            return flush_all(timeout)
+        except Exception:
+            _failed("flush")
+            return FlushResult(0, 0, 0)
+
 
 yavio = Yavio()
 """`from yavio_sdk import yavio; yavio.step("rooms_found", count=3)` inside a wrapped handler."""
+
+
+
+def install_context_property(context_class: type) -> None:
+    """Give a framework's Context class a read-only `yavio` attribute: the running call's
+    `CallHandle`, or `yavio` (a no-op outside a call). A class property, because frameworks
+    build their Context per request (MCP's is a pydantic model that refuses new attributes)
+    and fastmcp hands its tools a different Context object than its middleware sees."""
+    if "yavio" not in vars(context_class):
+        context_class.yavio = property(_context_yavio)  # type: ignore[attr-defined]
+
+
+def _context_yavio(context: object) -> CallHandle | Yavio:
+    return _current.get() or yavio
 
 
 # -- helpers -------------------------------------------------------------------------------------

@@ -1,0 +1,209 @@
+"""The standalone `fastmcp` package, 4.x, through its middleware (`server.add_middleware`).
+
+fastmcp runs on mcp 2.x, so sessions follow the same rule (`mcp_v2.session_id_of`) and the
+server's requests to the client go through mcp's `ServerSession.send_request`. Differences
+that shape this module: a tool that raises reaches the middleware as `ToolError` (the original
+as `__cause__`) and fastmcp answers `isError` outside the middleware; the middleware's
+`Context` is not the one the tool gets (so `ctx.yavio` is a class property, as elsewhere); a
+programmatic call (`await server.call_tool(...)`) has no request and is not recorded.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from yavio_sdk.integrations.mcp_v2 import session_id_of
+from yavio_sdk.integrations.outbound import watch_outbound
+from yavio_sdk.intent import advertised_schema, take_context
+from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
+from yavio_sdk.tracking import install_context_property
+from yavio_sdk.widget_injection import inject_into_contents
+
+__all__ = ["SUPPORTED", "instrument"]
+
+logger = logging.getLogger("yavio")
+
+SUPPORTED = ">=4.0,<5"
+
+CallNext = Callable[[Any], Awaitable[Any]]
+
+
+def instrument(server: Any, recorder: Recorder) -> None:
+    """Add Yavio's middleware to a fastmcp `FastMCP` server."""
+    from fastmcp import Context
+    from fastmcp.server.middleware import Middleware
+
+    install_context_property(Context)
+    server.add_middleware(_middleware_class(Middleware)(recorder))
+
+
+def _middleware_class(base: type) -> type:
+    """Yavio's middleware, subclassing fastmcp's `Middleware` (imported only when used)."""
+
+    class YavioMiddleware(base):  # type: ignore[misc, valid-type]
+        """Records one server's requests; its own failures never reach the request. (fastmcp
+        passes `call_next` by keyword: the parameter name is part of the contract.)"""
+
+        def __init__(self, recorder: Recorder) -> None:
+            self.recorder = recorder
+
+        def _session(self, context: Any) -> tuple[str, Any] | None:
+            """The request's session id and request context; None for a programmatic call
+            (no client, no session) or when the session cannot be told."""
+            try:
+                request_context = getattr(context.fastmcp_context, "request_context", None)
+                if request_context is None:
+                    return None
+                session_id = session_id_of(
+                    self.recorder, request_context.session, request_context.request,
+                    request_context.meta, request_context.protocol_version)
+            except Exception:
+                logger.warning("yavio: could not tell the request's session; not recorded",
+                               exc_info=True)
+                return None
+            return session_id, request_context
+
+        async def on_call_tool(self, context: Any, call_next: CallNext) -> Any:
+            recorder = self.recorder
+            found = self._session(context)
+            if found is None:
+                return await call_next(context)
+            session_id, request_context = found
+            try:
+                message = context.message
+                name, arguments = message.name, message.arguments
+                tool = await context.fastmcp_context.fastmcp.get_tool(name)
+                intent = None
+                if recorder.config.intent and tool is not None:
+                    rest, intent = take_context(arguments, tool.parameters)
+                    if rest is not arguments:
+                        context = context.copy(
+                            message=message.model_copy(update={"arguments": rest}))
+                        arguments = rest
+                headers = getattr(request_context.request, "headers", None)
+                call = recorder.tool_call(
+                    session_id, name, arguments, meta=request_context.meta, headers=headers,
+                    context=intent, tool_meta=tool.meta if tool is not None else None)
+                watch_outbound(request_context.session, recorder, session_id)
+            except Exception:
+                logger.warning("yavio: tool call not recorded", exc_info=True)
+                return await call_next(context)
+            with call:
+                result = await call_next(context)
+            from fastmcp.tools.base import InputRequiredToolResult, ToolResult
+
+            if isinstance(result, InputRequiredToolResult):
+                call.abandon()
+                return result
+            if not isinstance(result, ToolResult):
+                await call.returned(None)
+                return result
+            yavio_meta = await call.returned(
+                result.content, is_error=result.is_error,
+                structured=result.structured_content, result_meta=result.meta)
+            if yavio_meta is None:
+                return result
+            meta = {**(result.meta or {}), "yavio": yavio_meta}
+            if result._raw_mcp_result is not None:
+                # A tool that returned an mcp CallToolResult is sent as that; a copy with new
+                # meta would be ignored, so rebuild it.
+                return ToolResult(content=result.content,
+                                  structured_content=result.structured_content, meta=meta,
+                                  is_error=result.is_error)
+            return result.model_copy(update={"meta": meta})
+
+        async def on_list_tools(self, context: Any, call_next: CallNext) -> Any:
+            tools = await call_next(context)
+            found = self._session(context)
+            if found is None:
+                return tools
+            session_id, request_context = found
+            try:
+                listed = list(tools)
+                self.recorder.tools_listed(
+                    session_id,
+                    [ToolInfo(tool.name, tool.description, tool.parameters, tool.meta)
+                     for tool in listed],
+                    client_capabilities=getattr(request_context.session,
+                                                "client_capabilities", None))
+                if self.recorder.config.intent:
+                    required = self.recorder.config.intent_required
+                    return [_with_context(tool, required) for tool in listed]
+            except Exception:
+                logger.warning("yavio: tools/list not recorded", exc_info=True)
+            return tools
+
+        async def on_read_resource(self, context: Any, call_next: CallNext) -> Any:
+            found = self._session_or_none(context)
+            if found is None:
+                return await call_next(context)
+            uri = str(context.message.uri)
+            started = time.perf_counter()
+            ok = False
+            result = None
+            try:
+                result = await call_next(context)
+                ok = True
+                return result
+            finally:
+                contents = getattr(result, "contents", None)
+                size, mime = contents_size(contents)
+                self.recorder.resource_accessed(
+                    found, "read", uri, latency_ms=(time.perf_counter() - started) * 1000.0,
+                    ok=ok, size_bytes=size, mime_type=mime)
+                if ok and self.recorder.inject_widget_config and contents:
+                    await inject_into_contents(self.recorder, found, list(contents))
+
+        async def on_list_resources(self, context: Any, call_next: CallNext) -> Any:
+            return await self._timed(context, call_next, lambda session_id, ms, ok:
+                                     self.recorder.resource_accessed(
+                                         session_id, "list", "resources/list", latency_ms=ms,
+                                         ok=ok))
+
+        async def on_list_resource_templates(self, context: Any, call_next: CallNext) -> Any:
+            return await self._timed(context, call_next, lambda session_id, ms, ok:
+                                     self.recorder.resource_accessed(
+                                         session_id, "list", "resources/templates/list",
+                                         latency_ms=ms, ok=ok))
+
+        async def on_get_prompt(self, context: Any, call_next: CallNext) -> Any:
+            message = context.message
+            keys = list(message.arguments or {})
+            return await self._timed(context, call_next, lambda session_id, ms, ok:
+                                     self.recorder.prompt_used(
+                                         session_id, "get", message.name, latency_ms=ms,
+                                         ok=ok, argument_keys=keys))
+
+        async def on_list_prompts(self, context: Any, call_next: CallNext) -> Any:
+            return await self._timed(context, call_next, lambda session_id, ms, ok:
+                                     self.recorder.prompt_used(
+                                         session_id, "list", "prompts/list", latency_ms=ms,
+                                         ok=ok))
+
+        def _session_or_none(self, context: Any) -> str | None:
+            found = self._session(context)
+            return found[0] if found is not None else None
+
+        async def _timed(self, context: Any, call_next: CallNext,
+                         record: Callable[[str, float, bool], None]) -> Any:
+            session_id = self._session_or_none(context)
+            if session_id is None:
+                return await call_next(context)
+            started = time.perf_counter()
+            ok = False
+            try:
+                result = await call_next(context)
+                ok = True
+                return result
+            finally:
+                record(session_id, (time.perf_counter() - started) * 1000.0, ok)
+
+    return YavioMiddleware
+
+
+def _with_context(tool: Any, required: bool) -> Any:
+    schema = advertised_schema(tool.parameters, required=required)
+    return tool if schema is None else tool.model_copy(update={"parameters": schema})
