@@ -489,7 +489,9 @@ class Recorder:
 
     def _emit(self, event: BaseEvent) -> None:
         truncate_event(event)
-        self.tracker.emit(event)
+        # Clients list tools on their own (mcp's client before its first call of a tool): a
+        # catalog request between two calls of a tool does not make the second one new.
+        self.tracker.emit(event, moves=not isinstance(event, ToolDiscoveryEvent))
 
 
 class ToolCall:

@@ -104,7 +104,8 @@ class Tracker:
 
     Sessions and traces are kept apart through `sessions` and `steps`, which default to fresh
     ones: two trackers never share state. Every event it emits is recorded in the session
-    (`SessionStore.record_event`) in emission order, which `is_retry` depends on.
+    (`SessionStore.record_event`) in emission order, which `is_retry` depends on, except the
+    events of the running call's own trace (see `emit`).
     """
 
     __slots__ = ("config", "sender", "sessions", "steps", "sdk_version")
@@ -210,10 +211,17 @@ class Tracker:
             "sdk_version": self.sdk_version,
         }
 
-    def emit(self, event: BaseEvent) -> None:
-        """Record `event` as its session's latest event, then enqueue it."""
-        self.sessions.record_event(event.session_id, event.__struct_config__.tag,
-                                   event.event_name)
+    def emit(self, event: BaseEvent, *, moves: bool = True) -> None:
+        """Record `event` as its session's latest event, then enqueue it.
+
+        An event of the running call's own trace (its steps, tracks, sampling) is part of that
+        call, not a new move of the agent: it leaves the call as the session's latest event,
+        so calling the same tool again still counts as a retry (`is_retry`). `moves` False: an
+        event that is the client's housekeeping (a `tools/list`), never the agent's move."""
+        call = _current.get()
+        if moves and (call is None or call.trace_id != event.trace_id):
+            self.sessions.record_event(event.session_id, event.__struct_config__.tag,
+                                       event.event_name)
         self.sender.enqueue(event)
 
 

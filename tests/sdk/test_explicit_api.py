@@ -125,14 +125,17 @@ def test_a_call_platform_overrides_the_sessions_and_unknown_is_the_default() -> 
     assert [e.platform for e in sent(tracker)] == ["unknown", "chatgpt"]
 
 
-def test_every_emitted_event_is_recorded_as_the_sessions_preceding_event() -> None:
+def test_events_inside_a_call_leave_the_call_as_the_sessions_preceding_event() -> None:
     tracker = make_tracker()
-    with tracker.call("ses_a", "tr_a"):
+    tracker.sessions.record_event("ses_a", "tool_call", "search_rooms")  # the call starting
+    with tracker.call("ses_a", "tr_a") as call:
         yavio.step("rooms_found")
-        preceding = tracker.sessions.get("ses_a").preceding_event
-        assert preceding == PrecedingEvent("step", "rooms_found")
         yavio.identify("user_42")
-        assert tracker.sessions.get("ses_a").preceding_event == PrecedingEvent("identify", None)
+    # its own steps do not hide a retry of the same tool
+    assert tracker.sessions.get("ses_a").preceding_event == PrecedingEvent(
+        "tool_call", "search_rooms")
+    call.track("later")  # after the call (a task it started): the agent's next move
+    assert tracker.sessions.get("ses_a").preceding_event == PrecedingEvent("track", "later")
 
 
 # -- step sequence --------------------------------------------------------------------------------
