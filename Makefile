@@ -1,21 +1,43 @@
 # `make demo` installs Yavio into .venv and brings the self-hosted stack up.
-# `make test` installs Yavio with its test tools into .venv and runs every test.
+# `make test` installs Yavio with its test tools and runs every test: the whole suite in .venv
+# (with mcp 2.x), then the SDK's suite again against mcp 1.x and against fastmcp, each in its
+# own environment (they cannot share one: fastmcp needs mcp 2.x).
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
+# fastmcp 4.1.3 and later need a certifi release the package registry here does not have yet.
+MCP1 := mcp==1.30.0
+FASTMCP := fastmcp==4.1.2
 
-.PHONY: demo test install
+.PHONY: demo test install install-mcp1 install-fastmcp bench-sdk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/pip install -qq --upgrade pip
 
+.venv-%/bin/python:
+	$(PYTHON) -m venv .venv-$*
+	.venv-$*/bin/pip install -qq --upgrade pip
+
 install: $(BIN)/python
-	$(BIN)/pip install -qq -e '.[server,dev]'
+	$(BIN)/pip install -qq -e '.[server,dev,mcp]'
+
+install-mcp1: .venv-mcp1/bin/python
+	.venv-mcp1/bin/pip install -qq -e '.[server,dev]' '$(MCP1)'
+
+install-fastmcp: .venv-fastmcp/bin/python
+	.venv-fastmcp/bin/pip install -qq -e '.[server,dev]' '$(FASTMCP)'
 
 demo: install
 	$(BIN)/yavio up
 	$(BIN)/yavio status
 
-test: install
-	$(BIN)/python -m pytest -q
+test: install install-mcp1 install-fastmcp
+	YAVIO_TEST_FRAMEWORKS=mcp_v2 $(BIN)/python -m pytest -q
+	YAVIO_TEST_FRAMEWORKS=mcp_v1 .venv-mcp1/bin/python -m pytest -q tests/sdk
+	YAVIO_TEST_FRAMEWORKS=fastmcp,mcp_v2 .venv-fastmcp/bin/python -m pytest -q tests/sdk
+
+bench-sdk: install install-mcp1 install-fastmcp
+	$(BIN)/python bench/sdk_overhead.py --framework mcp_v2
+	.venv-mcp1/bin/python bench/sdk_overhead.py --framework mcp_v1
+	.venv-fastmcp/bin/python bench/sdk_overhead.py --framework fastmcp

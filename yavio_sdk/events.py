@@ -15,6 +15,7 @@ with `format_timestamp` and sends them with `encode`; `json_schema` documents th
 from __future__ import annotations
 
 import functools
+import time
 from datetime import datetime, timezone
 from typing import Annotated, Any, Literal, Union, get_args
 
@@ -452,6 +453,18 @@ def format_timestamp(when: datetime | None = None) -> str:
 
     UTC with milliseconds, because the store keeps DateTime64(3). A naive `when` is local time.
     """
-    when = datetime.now(timezone.utc) if when is None else when.astimezone(timezone.utc)
+    global _now_prefix
+    if when is None:
+        # Every event stamps now: format the second once, then only the milliseconds.
+        now = time.time()
+        second = int(now)
+        cached_second, prefix = _now_prefix
+        if second != cached_second:
+            prefix = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(second))
+            _now_prefix = (second, prefix)
+        return f"{prefix}.{int((now - second) * 1000):03d}Z"
     # isoformat is a third faster than strftime, and it pads years below 1000.
-    return when.isoformat(timespec="milliseconds")[:23] + "Z"
+    return when.astimezone(timezone.utc).isoformat(timespec="milliseconds")[:23] + "Z"
+
+
+_now_prefix: tuple[int, str] = (-1, "")

@@ -55,11 +55,14 @@ def with_yavio(
             logger.debug("yavio: server already instrumented")
             return server
         config = resolve_config(**options)
+        integration = find_integration(server)
+        # Before the key check: a handler's `ctx.yavio.step(...)` must work (as a no-op)
+        # when analytics are off too.
+        integration.install_context()
         if not config.enabled:
             logger.info("yavio: no API key (api_key=, YAVIO_API_KEY or .yaviorc.json); "
                         "analytics off")
             return server
-        integration = find_integration(server)
         assert config.api_key is not None
         sender = EventSender(
             config.api_key, config.endpoint, transport=transport,

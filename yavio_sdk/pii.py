@@ -52,7 +52,6 @@ _RUN = 65536
 
 # A string reaches the patterns only if it holds one of these; everything else (tool names,
 # event types, most prose) is returned after a handful of C-level scans.
-_DIGIT_AT_COLON = re.compile(r"[0-9@:]")  # with the key prefixes spelled out in redact_text
 
 
 def _starts(first: str, *not_after: str) -> str:
@@ -291,21 +290,28 @@ def _redact_pass(text: str) -> str:
     return text
 
 
+_DROP_DIGITS = str.maketrans("", "", "0123456789")
+_HINT = re.compile(r"[@:]|earer|EARER|yav_|yat_|eyJ|sk-|ghp_")
+_SUFFIX_WORD = re.compile(r"\b(?:" + _STREET_SUFFIX + r")\b")
+
+
+def _may_hold_pii(text: str) -> bool:
+    """False only for text no pattern can match (most strings: names, short sentences), which
+    then skips the patterns. Each test is something a kind needs: an email its `@`, an IPv6
+    address a colon, a secret its prefix, a card, SSN, phone or IPv4 address at least 4
+    digits, a street address a digit and a street suffix."""
+    if _HINT.search(text):
+        return True
+    digits = len(text) - len(text.translate(_DROP_DIGITS))
+    return digits >= 4 or (digits > 0 and _SUFFIX_WORD.search(text) is not None)
+
+
 def redact_text(text: str) -> str:
     """Return `text` with every PII match replaced by its token; `text` itself if nothing matched.
 
     Idempotent: `redact_text(redact_text(s)) == redact_text(s)`.
     """
-    if not (
-        _DIGIT_AT_COLON.search(text)
-        or "earer" in text
-        or "EARER" in text
-        or "yav_" in text
-        or "yat_" in text
-        or "eyJ" in text
-        or "sk-" in text
-        or "ghp_" in text
-    ):
+    if not _may_hold_pii(text):
         return text
     current = text
     for _ in range(_MAX_PASSES):

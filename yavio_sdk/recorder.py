@@ -46,12 +46,14 @@ from yavio_sdk.events import (
     ToolCallEvent,
     ToolDiscoveryEvent,
     WidgetResponseEvent,
+    format_timestamp,
 )
 from yavio_sdk.ids import new_trace_id
 from yavio_sdk.intent import IntentFallback, intent_signals
 from yavio_sdk.pii import redact, redact_text
 from yavio_sdk.platform import detect_platform
 from yavio_sdk.request_meta import allowed_headers
+from yavio_sdk.sender import DeferredEvent
 from yavio_sdk.sessions import SessionResolver
 from yavio_sdk.tool_calls import (
     content_text,
@@ -224,8 +226,14 @@ class Recorder:
         return session_id
 
     def tool_info(self, name: Any) -> ToolInfo | None:
-        """The tool as last listed (`tools_listed`), or None."""
+        """The tool as last listed (`tools_listed`) or remembered, or None."""
         return self._catalog.get(name) if isinstance(name, str) else None
+
+    def remember_tool(self, tool: ToolInfo) -> None:
+        """Keep `tool` in the catalog until the next `tools/list` describes it."""
+        if len(self._catalog) >= _CATALOG_TOOLS:
+            self._catalog.clear()
+        self._catalog[tool.name] = tool
 
     # -- sessions ------------------------------------------------------------------------------
 
@@ -515,7 +523,8 @@ class ToolCall:
         self.recorder = recorder
         self.session_id = session_id
         self.name = name
-        self.arguments = arguments
+        # A copy: the event is built after the handler ran, which may change its arguments.
+        self.arguments = dict(arguments) if isinstance(arguments, Mapping) else arguments
         self.meta = meta
         self.headers = headers
         self.context = context
@@ -650,63 +659,107 @@ class ToolCall:
         self, *, error: BaseException | None = None, content: Any = None,
         is_error: bool = False, structured: Any = None,
     ) -> None:
+        """Queue the call's event: what the call saw is kept as it is, and the sender thread
+        builds the event from it (`_ToolCallRecord.build`), so redaction and the rest never
+        run on the host's request path. Only a failure is described here, to not hold on to
+        the exception (and its traceback's frames) until then."""
         try:
-            self._emit_event(error, content, is_error, structured)
+            recorder = self.recorder
+            state = recorder.sessions.peek(self.session_id)
+            failure = None
+            if error is None and is_error and self.raised is not None:
+                error = self.raised
+            if error is not None or is_error:
+                text = content_text(content) if is_error and content is not None else None
+                message = _error_message(error) if error is not None else text
+                failure = (error_category(error, text), message)
+            recorder.sender.enqueue(_ToolCallRecord(
+                recorder, self, format_timestamp(), state, failure, content, structured))
         except Exception:
             logger.warning("yavio: recording the tool call failed; its event was dropped",
                            exc_info=True)
 
-    def _emit_event(
-        self, error: BaseException | None, content: Any, is_error: bool, structured: Any,
+
+class _ToolCallRecord(DeferredEvent):
+    """A finished tool call as its call path saw it; `build` makes its `tool_call` event."""
+
+    __slots__ = ("recorder", "session_id", "trace_id", "timestamp", "platform", "user_id",
+                 "name", "latency_ms", "arguments", "preceding", "context", "meta", "headers",
+                 "failure", "content", "structured")
+
+    def __init__(
+        self, recorder: Recorder, call: ToolCall, timestamp: str, state: Any,
+        failure: tuple[str, str | None] | None, content: Any, structured: Any,
     ) -> None:
+        self.recorder = recorder
+        self.session_id = call.session_id
+        self.trace_id = call.trace_id
+        self.timestamp = timestamp
+        # The session as it was at the call: a later identify() is not this call's user.
+        self.platform = state.platform if state is not None else "unknown"
+        self.user_id = state.user_id if state is not None else None
+        self.name = call.name
+        self.latency_ms = call.latency_ms
+        self.arguments = call.arguments
+        self.preceding = call._preceding
+        self.context = call.context
+        self.meta = call.meta
+        self.headers = call.headers
+        self.failure = failure
+        self.content = content
+        self.structured = structured
+
+    def build(self) -> ToolCallEvent:
         recorder = self.recorder
         config = recorder.config
-        fields: dict[str, Any] = recorder._common(self.session_id, self.trace_id)
+        arguments = self.arguments
+        fields: dict[str, Any] = recorder.tracker.common(
+            self.session_id, self.trace_id, self.platform, self.user_id)
+        fields["timestamp"] = self.timestamp
         fields["event_name"] = self.name[:256]
         fields["latency_ms"] = self.latency_ms
-        keys, types = input_shape(self.arguments)
+        keys, types = input_shape(arguments)
         if keys:
             fields["input_keys"], fields["input_types"] = keys, types
-        if config.capture_input_values and self.arguments:
-            fields["input_values"] = redact(_plain(self.arguments))
+        if config.capture_input_values and arguments:
+            fields["input_values"] = redact(_plain(arguments))
         if config.capture_retries:
-            fields["is_retry"] = is_retry(self._preceding, self.name)
-        text = content_text(content) if content is not None else ""
-        if error is None and is_error and self.raised is not None:
-            error = self.raised
-        if error is not None or is_error:
+            fields["is_retry"] = is_retry(self.preceding, self.name)
+        if self.failure is not None:
+            category, message = self.failure
             fields["status"] = "error"
-            fields["error_category"] = error_category(error, text if is_error else None)
-            message = _error_message(error) if error is not None else text
+            fields["error_category"] = category
             if message:
                 fields["error_message"] = _cut(redact_text(message), MAX_ERROR_MESSAGE_BYTES)
         else:
             fields["status"] = "success"
-        if config.capture_output_values and content is not None:
-            output: Any = describe_content(content)
-            if structured is not None:
-                output = {"content": output, "structuredContent": _plain(structured)}
-            fields["output_content"] = redact(output)
+        content = self.content
+        if config.capture_output_values:
+            # The content blocks are what the model read; structured content mostly repeats
+            # them as JSON, so it is kept only when there are no blocks.
+            if content:
+                fields["output_content"] = redact(describe_content(content))
+            elif self.structured is not None:
+                fields["output_content"] = redact(_plain(self.structured))
         if config.capture_tokens:
-            if self.arguments:
-                fields["tokens_in"] = estimate_tokens(_plain(self.arguments))
+            if arguments:
+                fields["tokens_in"] = estimate_tokens(_plain(arguments))
+            text = content_text(content) if content is not None else ""
             if text:
                 fields["tokens_out"] = estimate_tokens(text)
-        signals = None
         if config.intent:
-            signals = intent_signals(self.context, self.name, self.arguments,
+            signals = intent_signals(self.context, self.name, arguments,
                                      recorder.intent_fallback)
-        if signals:
-            fields["intent_signals"] = signals
+            if signals:
+                fields["intent_signals"] = signals
         fields.update(openai_meta_fields(self.meta, geo=config.capture_geo,
-                                         input_values=config.capture_input_values))
+                                          input_values=config.capture_input_values))
         kept = allowed_headers(self.headers)
         if kept:
             fields["metadata"] = {"headers": kept}
         event = ToolCallEvent(**fields)
         truncate_event(event)
-        # Recorded in the session's order at __enter__ already (see is_retry).
-        recorder.sender.enqueue(event)
+        return event
 
 
 # -- helpers -------------------------------------------------------------------------------------

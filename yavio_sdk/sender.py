@@ -59,6 +59,19 @@ _MAX_RETRY_AFTER = 60.0
 _ERROR_PAUSE = 1.0
 
 
+class DeferredEvent:
+    """An event whose building the caller leaves to the sender thread: the call path stores
+    what it saw, `build` (on the sender thread, in queue order) turns it into the event. For
+    the work that is pure CPU (redaction, content description, token estimates), so that it
+    never runs on the host's request path."""
+
+    __slots__ = ()
+
+    def build(self) -> BaseEvent | None:
+        """The event, or None to send nothing. May raise: the event is then dropped, logged."""
+        raise NotImplementedError
+
+
 class FlushResult(NamedTuple):
     """What became of the events since the previous `flush()` or `close()` call."""
 
@@ -165,7 +178,7 @@ class EventSender:
 
     # -- the host side ---------------------------------------------------------------------------
 
-    def enqueue(self, event: BaseEvent) -> bool:
+    def enqueue(self, event: BaseEvent | DeferredEvent) -> bool:
         """Queue `event` for delivery; True if it was queued. Never blocks, never raises.
 
         When the queue is full the oldest event makes room and is counted as dropped. After a
@@ -177,7 +190,7 @@ class EventSender:
                 return False
             if self._pid != os.getpid():
                 self._reset_state(os.getpid())
-            if not isinstance(event, BaseEvent):
+            if not isinstance(event, (BaseEvent, DeferredEvent)):
                 logger.debug("yavio: ignored a %s handed to the sender", type(event).__name__)
                 with self._lock:
                     self._dropped += 1
@@ -275,11 +288,12 @@ class EventSender:
             self._reported_sent, self._reported_dropped = self._sent, self._dropped
         return result
 
-    def _settle(self, *, sent: int = 0, dropped: int = 0) -> None:
+    def _settle(self, *, sent: int = 0, dropped: int = 0, skipped: int = 0) -> None:
+        """`skipped`: deferred events that built to nothing (neither sent nor dropped)."""
         with self._lock:
             self._sent += sent
             self._dropped += dropped
-            self._in_flight -= sent + dropped
+            self._in_flight -= sent + dropped + skipped
 
     def _warn_overflow(self) -> None:
         now = time.monotonic()
@@ -381,6 +395,14 @@ class EventSender:
         size = self._envelope_overhead
         for event in batch:
             try:
+                if isinstance(event, DeferredEvent):
+                    event = event.build()
+                    # Let the host's threads in between builds: a batch of them holds the GIL
+                    # for milliseconds, which would land on whichever request waits for it.
+                    time.sleep(0)
+                    if event is None:
+                        self._settle(skipped=1)
+                        continue
                 raw = encode(event)
             except Exception as error:
                 logger.warning("yavio: dropped a %s that cannot be encoded: %s",

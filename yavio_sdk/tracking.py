@@ -63,7 +63,7 @@ from yavio_sdk.events import (
 )
 from yavio_sdk.ids import new_event_id
 from yavio_sdk.pii import redact
-from yavio_sdk.sender import FlushResult, flush_all
+from yavio_sdk.sender import DeferredEvent, FlushResult, flush_all
 from yavio_sdk.session_state import SessionState, SessionStore, StepCounter
 from yavio_sdk.truncation import within_limit
 
@@ -87,7 +87,7 @@ _MAX_DEPTH = 32
 class EventSink(Protocol):
     """What a `Tracker` sends through: `EventSender`, or a fake in tests."""
 
-    def enqueue(self, event: BaseEvent) -> bool: ...
+    def enqueue(self, event: BaseEvent | DeferredEvent) -> bool: ...
 
 
 _current: contextvars.ContextVar[CallHandle | None] = contextvars.ContextVar(

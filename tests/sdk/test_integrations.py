@@ -11,7 +11,6 @@ import time
 from collections.abc import Callable
 from typing import Any
 
-import httpx
 import pytest
 
 from tests.ingest.conftest import (  # noqa: F401  (fixtures, found by pytest in this module)

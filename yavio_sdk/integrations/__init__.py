@@ -26,6 +26,7 @@ class UnsupportedServer(Exception):
 class Integration(NamedTuple):
     name: str
     instrument: Callable[[Any, Any], None]  # (server, recorder)
+    install_context: Callable[[], None]  # `ctx.yavio` on the framework's Context
 
 
 _CLASSES = {
@@ -67,4 +68,4 @@ def find_integration(server: Any) -> Integration:
         raise UnsupportedServer(f"{framework} {version} is not supported (Yavio instruments "
                                 f"{supported})")
     module = importlib.import_module(f"yavio_sdk.integrations.{module_name}")
-    return Integration(f"{framework} {version}", module.instrument)
+    return Integration(f"{framework} {version}", module.instrument, module.install_context)

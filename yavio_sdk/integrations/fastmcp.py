@@ -22,7 +22,7 @@ from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "instrument"]
+__all__ = ["SUPPORTED", "install_context", "instrument"]
 
 logger = logging.getLogger("yavio")
 
@@ -31,12 +31,17 @@ SUPPORTED = ">=4.0,<5"
 CallNext = Callable[[Any], Awaitable[Any]]
 
 
-def instrument(server: Any, recorder: Recorder) -> None:
-    """Add Yavio's middleware to a fastmcp `FastMCP` server."""
+def install_context() -> None:
+    """`ctx.yavio` on fastmcp's Context (also without an API key: a no-op there)."""
     from fastmcp import Context
-    from fastmcp.server.middleware import Middleware
 
     install_context_property(Context)
+
+
+def instrument(server: Any, recorder: Recorder) -> None:
+    """Add Yavio's middleware to a fastmcp `FastMCP` server."""
+    from fastmcp.server.middleware import Middleware
+
     server.add_middleware(_middleware_class(Middleware)(recorder))
 
 
@@ -75,10 +80,17 @@ def _middleware_class(base: type) -> type:
             try:
                 message = context.message
                 name, arguments = message.name, message.arguments
-                tool = await context.fastmcp_context.fastmcp.get_tool(name)
+                info = recorder.tool_info(name)
+                if info is None:
+                    # fastmcp's lookup is async and runs its transforms: once per tool, then
+                    # the catalog (refreshed by every tools/list) answers.
+                    tool = await context.fastmcp_context.fastmcp.get_tool(name)
+                    if tool is not None:
+                        info = ToolInfo(tool.name, tool.description, tool.parameters, tool.meta)
+                        recorder.remember_tool(info)
                 intent = None
-                if recorder.config.intent and tool is not None:
-                    rest, intent = take_context(arguments, tool.parameters)
+                if recorder.config.intent and info is not None:
+                    rest, intent = take_context(arguments, info.input_schema)
                     if rest is not arguments:
                         context = context.copy(
                             message=message.model_copy(update={"arguments": rest}))
@@ -86,7 +98,7 @@ def _middleware_class(base: type) -> type:
                 headers = getattr(request_context.request, "headers", None)
                 call = recorder.tool_call(
                     session_id, name, arguments, meta=request_context.meta, headers=headers,
-                    context=intent, tool_meta=tool.meta if tool is not None else None)
+                    context=intent, tool_meta=info.meta if info is not None else None)
                 watch_outbound(request_context.session, recorder, session_id)
             except Exception:
                 logger.warning("yavio: tool call not recorded", exc_info=True)
@@ -141,6 +153,7 @@ def _middleware_class(base: type) -> type:
             if found is None:
                 return await call_next(context)
             uri = str(context.message.uri)
+            name = await _template_of(context, uri) or uri
             started = time.perf_counter()
             ok = False
             result = None
@@ -152,7 +165,7 @@ def _middleware_class(base: type) -> type:
                 contents = getattr(result, "contents", None)
                 size, mime = contents_size(contents)
                 self.recorder.resource_accessed(
-                    found, "read", uri, latency_ms=(time.perf_counter() - started) * 1000.0,
+                    found, "read", name, latency_ms=(time.perf_counter() - started) * 1000.0,
                     ok=ok, size_bytes=size, mime_type=mime)
                 if ok and self.recorder.inject_widget_config and contents:
                     await inject_into_contents(self.recorder, found, list(contents))
@@ -202,6 +215,18 @@ def _middleware_class(base: type) -> type:
                 record(session_id, (time.perf_counter() - started) * 1000.0, ok)
 
     return YavioMiddleware
+
+
+async def _template_of(context: Any, uri: str) -> str | None:
+    """The URI template `uri` matches, if any: a read is named by its template, not its item
+    (as on mcp's servers). fastmcp's lookup runs no middleware."""
+    try:
+        template = await context.fastmcp_context.fastmcp.get_resource_template(uri)
+        return str(template.uri_template) if template is not None else None
+    except Exception:
+        logger.warning("yavio: could not tell the resource's template; named by its URI",
+                       exc_info=True)
+        return None
 
 
 def _with_context(tool: Any, required: bool) -> Any:

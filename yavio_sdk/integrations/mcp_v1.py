@@ -30,7 +30,7 @@ from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "instrument"]
+__all__ = ["SUPPORTED", "install_context", "instrument"]
 
 logger = logging.getLogger("yavio")
 
@@ -54,9 +54,16 @@ _connection: contextvars.ContextVar[_Connection | None] = contextvars.ContextVar
     "yavio_mcp1_connection", default=None)
 
 
+def install_context() -> None:
+    """`ctx.yavio` on FastMCP's Context (also without an API key: a no-op there)."""
+    from mcp.server.fastmcp import Context
+
+    install_context_property(Context)
+
+
 def instrument(server: Any, recorder: Recorder) -> None:
     """Wrap a `FastMCP` or a low-level `Server` of mcp 1.x in place."""
-    from mcp.server.fastmcp import Context, FastMCP
+    from mcp.server.fastmcp import FastMCP
     from mcp.server.lowlevel.server import Server
 
     registry = None
@@ -64,7 +71,6 @@ def instrument(server: Any, recorder: Recorder) -> None:
         low = server._mcp_server
         registry = Registry(server)
         registry.capture_raised()
-        install_context_property(Context)
     elif isinstance(server, Server):
         low = server
     else:  # the dispatcher only sends these two

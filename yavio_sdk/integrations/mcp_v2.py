@@ -13,20 +13,23 @@ its own, so requests are grouped by `Mcp-Session-Id`, `openai/session`, or clien
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import functools
 import logging
 import time
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
 from yavio_sdk.integrations.outbound import watch_outbound
 from yavio_sdk.integrations.registry import Registry
 from yavio_sdk.intent import advertised_schema, take_context
 from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
+from yavio_sdk.sender import EXIT_FLUSH_SECONDS
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "instrument", "session_id_of"]
+__all__ = ["SUPPORTED", "install_context", "instrument", "session_id_of"]
 
 logger = logging.getLogger("yavio")
 
@@ -35,22 +38,49 @@ SUPPORTED = ">=2.3,<3"
 CallNext = Callable[[Any], Awaitable[Any]]
 
 
+def install_context() -> None:
+    """`ctx.yavio` on MCPServer's Context (also without an API key: a no-op there)."""
+    from mcp.server.mcpserver import Context
+
+    install_context_property(Context)
+
+
 def instrument(server: Any, recorder: Recorder) -> None:
     """Add Yavio's middleware to an `MCPServer` or a low-level `Server` of mcp 2.x."""
     from mcp.server.lowlevel.server import Server
-    from mcp.server.mcpserver import Context, MCPServer
+    from mcp.server.mcpserver import MCPServer
 
     registry = None
     if isinstance(server, MCPServer):
         low = server._lowlevel_server
         registry = Registry(server)
         registry.capture_raised()
-        install_context_property(Context)
     elif isinstance(server, Server):
         low = server
     else:  # the dispatcher only sends these two
         raise TypeError(f"not an mcp 2.x server: {type(server).__name__}")
     low.middleware.append(YavioMiddleware(recorder, registry))
+    _flush_at_shutdown(low, recorder)
+
+
+def _flush_at_shutdown(low: Any, recorder: Recorder) -> None:
+    """Flush when the server's lifespan ends (a stdio connection, an HTTP app's shutdown).
+    The exit flush is not enough: after a graceful shutdown on SIGTERM (how containers stop),
+    uvicorn raises the signal again and the process dies without running `atexit`."""
+    import anyio
+
+    lifespan = low.lifespan
+
+    @contextlib.asynccontextmanager
+    async def lifespan_then_flush(app: Any) -> AsyncIterator[Any]:
+        try:
+            async with lifespan(app) as state:
+                yield state
+        finally:
+            with anyio.CancelScope(shield=True):
+                await anyio.to_thread.run_sync(recorder.sender.flush, EXIT_FLUSH_SECONDS)
+
+    low.lifespan = lifespan_then_flush
 
 
 def session_id_of(
@@ -60,12 +90,10 @@ def session_id_of(
 ) -> str:
     """The session id of a request to an mcp 2.x server (fastmcp's too): `session` is the
     request's `ServerSession`, `request` the Starlette request on HTTP (else None)."""
-    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
-
     connection = getattr(session, "_connection", None)
     # A handshake-era connection lasts the whole session on stdio and stateful HTTP; a
     # stateless HTTP connection (no session id) and every 2026-07-28 one last one request.
-    persistent = connection is not None and protocol_version in HANDSHAKE_PROTOCOL_VERSIONS \
+    persistent = connection is not None and protocol_version in _handshake_versions() \
         and (request is None or getattr(connection, "session_id", None) is not None)
     params = session.client_params
     info = getattr(params, "client_info", None)
@@ -81,6 +109,13 @@ def session_id_of(
             state["yavio_close"] = True
             connection.exit_stack.callback(recorder.session_closed, session_id)
     return session_id
+
+
+@functools.cache
+def _handshake_versions() -> frozenset[str]:
+    from mcp_types.version import HANDSHAKE_PROTOCOL_VERSIONS
+
+    return frozenset(HANDSHAKE_PROTOCOL_VERSIONS)
 
 
 class YavioMiddleware:
