@@ -502,18 +502,23 @@ class Recorder:
         self.tracker.emit(event, moves=not isinstance(event, ToolDiscoveryEvent))
 
 
-class ToolCall:
+class ToolCall(DeferredEvent):
     """One tool call in flight; made by `Recorder.tool_call`.
 
     `with call:` binds the explicit API to this call (module `yavio` and `call.handle`, which an
     integration attaches as `ctx.yavio`) and times the handler; an exception leaving the block
     records the call as failed and goes on unchanged. After a normal exit, `returned` records
     the result and gives the `_meta.yavio` to add to it, if the call rendered a widget.
+
+    Recording queues the call itself, as it saw the request and the result; the sender thread
+    builds its `tool_call` event (`build`), so redaction and the rest never run on the host's
+    request path.
     """
 
     __slots__ = ("recorder", "session_id", "name", "arguments", "meta", "headers", "context",
                  "tool_meta", "trace_id", "handle", "raised", "_scope", "_started", "latency_ms",
-                 "_preceding", "_mint", "_done", "_active_token")
+                 "_preceding", "_mint", "_done", "_active_token", "_timestamp", "_platform",
+                 "_user_id", "_failure", "_content", "_structured")
 
     def __init__(
         self, recorder: Recorder, session_id: str, name: str,
@@ -659,91 +664,67 @@ class ToolCall:
         self, *, error: BaseException | None = None, content: Any = None,
         is_error: bool = False, structured: Any = None,
     ) -> None:
-        """Queue the call's event: what the call saw is kept as it is, and the sender thread
-        builds the event from it (`_ToolCallRecord.build`), so redaction and the rest never
-        run on the host's request path. Only a failure is described here, to not hold on to
-        the exception (and its traceback's frames) until then."""
+        """Queue the call for its event. A failure is described now, so the exception (and
+        its traceback's frames) is not kept until the event is built."""
         try:
             recorder = self.recorder
             state = recorder.sessions.peek(self.session_id)
-            failure = None
+            # The session as it is now: a later identify() is not this call's user.
+            self._platform = state.platform if state is not None else "unknown"
+            self._user_id = state.user_id if state is not None else None
+            self._timestamp = format_timestamp()
             if error is None and is_error and self.raised is not None:
                 error = self.raised
+            self.raised = None
+            self._failure = None
             if error is not None or is_error:
                 text = content_text(content) if is_error and content is not None else None
                 message = _error_message(error) if error is not None else text
-                failure = (error_category(error, text), message)
-            recorder.sender.enqueue(_ToolCallRecord(
-                recorder, self, format_timestamp(), state, failure, content, structured))
+                self._failure = (error_category(error, text), message)
+            self._content = content
+            self._structured = structured
+            recorder.sender.enqueue(self)
         except Exception:
             logger.warning("yavio: recording the tool call failed; its event was dropped",
                            exc_info=True)
 
-
-class _ToolCallRecord(DeferredEvent):
-    """A finished tool call as its call path saw it; `build` makes its `tool_call` event."""
-
-    __slots__ = ("recorder", "session_id", "trace_id", "timestamp", "platform", "user_id",
-                 "name", "latency_ms", "arguments", "preceding", "context", "meta", "headers",
-                 "failure", "content", "structured")
-
-    def __init__(
-        self, recorder: Recorder, call: ToolCall, timestamp: str, state: Any,
-        failure: tuple[str, str | None] | None, content: Any, structured: Any,
-    ) -> None:
-        self.recorder = recorder
-        self.session_id = call.session_id
-        self.trace_id = call.trace_id
-        self.timestamp = timestamp
-        # The session as it was at the call: a later identify() is not this call's user.
-        self.platform = state.platform if state is not None else "unknown"
-        self.user_id = state.user_id if state is not None else None
-        self.name = call.name
-        self.latency_ms = call.latency_ms
-        self.arguments = call.arguments
-        self.preceding = call._preceding
-        self.context = call.context
-        self.meta = call.meta
-        self.headers = call.headers
-        self.failure = failure
-        self.content = content
-        self.structured = structured
-
     def build(self) -> ToolCallEvent:
+        """The call's `tool_call` event (on the sender thread)."""
         recorder = self.recorder
         config = recorder.config
         arguments = self.arguments
         fields: dict[str, Any] = recorder.tracker.common(
-            self.session_id, self.trace_id, self.platform, self.user_id)
-        fields["timestamp"] = self.timestamp
+            self.session_id, self.trace_id, self._platform, self._user_id)
+        fields["timestamp"] = self._timestamp
         fields["event_name"] = self.name[:256]
         fields["latency_ms"] = self.latency_ms
         keys, types = input_shape(arguments)
         if keys:
             fields["input_keys"], fields["input_types"] = keys, types
-        if config.capture_input_values and arguments:
-            fields["input_values"] = redact(_plain(arguments))
+        plain_arguments = _plain(arguments) if arguments else None
+        if config.capture_input_values and plain_arguments:
+            fields["input_values"] = redact(plain_arguments)
         if config.capture_retries:
-            fields["is_retry"] = is_retry(self.preceding, self.name)
-        if self.failure is not None:
-            category, message = self.failure
+            fields["is_retry"] = is_retry(self._preceding, self.name)
+        if self._failure is not None:
+            category, message = self._failure
             fields["status"] = "error"
             fields["error_category"] = category
             if message:
                 fields["error_message"] = _cut(redact_text(message), MAX_ERROR_MESSAGE_BYTES)
         else:
             fields["status"] = "success"
-        content = self.content
+        content = self._content
         if config.capture_output_values:
             # The content blocks are what the model read; structured content mostly repeats
             # them as JSON, so it is kept only when there are no blocks.
             if content:
                 fields["output_content"] = redact(describe_content(content))
-            elif self.structured is not None:
-                fields["output_content"] = redact(_plain(self.structured))
+            elif self._structured is not None:
+                fields["output_content"] = redact(_plain(self._structured))
         if config.capture_tokens:
-            if arguments:
-                fields["tokens_in"] = estimate_tokens(_plain(arguments))
+            if plain_arguments:
+                fields["tokens_in"] = estimate_tokens(plain_arguments)
             text = content_text(content) if content is not None else ""
             if text:
                 fields["tokens_out"] = estimate_tokens(text)
@@ -753,7 +734,7 @@ class _ToolCallRecord(DeferredEvent):
             if signals:
                 fields["intent_signals"] = signals
         fields.update(openai_meta_fields(self.meta, geo=config.capture_geo,
-                                          input_values=config.capture_input_values))
+                                         input_values=config.capture_input_values))
         kept = allowed_headers(self.headers)
         if kept:
             fields["metadata"] = {"headers": kept}

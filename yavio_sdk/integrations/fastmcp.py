@@ -16,7 +16,7 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from yavio_sdk.integrations.mcp_v2 import session_id_of
-from yavio_sdk.integrations.outbound import watch_outbound
+from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.intent import advertised_schema, take_context
 from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
 from yavio_sdk.tracking import install_context_property
@@ -41,7 +41,9 @@ def install_context() -> None:
 def instrument(server: Any, recorder: Recorder) -> None:
     """Add Yavio's middleware to a fastmcp `FastMCP` server."""
     from fastmcp.server.middleware import Middleware
+    from mcp.server.session import ServerSession
 
+    observe_outbound(ServerSession)
     server.add_middleware(_middleware_class(Middleware)(recorder))
 
 
@@ -99,7 +101,6 @@ def _middleware_class(base: type) -> type:
                 call = recorder.tool_call(
                     session_id, name, arguments, meta=request_context.meta, headers=headers,
                     context=intent, tool_meta=info.meta if info is not None else None)
-                watch_outbound(request_context.session, recorder, session_id)
             except Exception:
                 logger.warning("yavio: tool call not recorded", exc_info=True)
                 return await call_next(context)

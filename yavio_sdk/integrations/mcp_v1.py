@@ -23,7 +23,7 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from yavio_sdk.integrations.outbound import watch_outbound
+from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.integrations.registry import Registry
 from yavio_sdk.intent import advertised_schema, take_context
 from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
@@ -75,6 +75,9 @@ def instrument(server: Any, recorder: Recorder) -> None:
         low = server
     else:  # the dispatcher only sends these two
         raise TypeError(f"not an mcp 1.x server: {type(server).__name__}")
+    from mcp.server.session import ServerSession
+
+    observe_outbound(ServerSession)
     _Instrumentation(low, recorder, registry).install()
 
 
@@ -156,8 +159,11 @@ class _Instrumentation:
             session_id, headers, meta = self._request()
             params = request.params
             name, arguments = params.name, params.arguments
-            info = self.registry.tool(name) if self.registry is not None \
-                else recorder.tool_info(name)
+            info = recorder.tool_info(name)
+            if info is None and self.registry is not None:  # not listed yet: ask the server once
+                info = self.registry.tool(name)
+                if info is not None:
+                    recorder.remember_tool(info)
             context = None
             if recorder.config.intent and info is not None:
                 rest, context = take_context(arguments, info.input_schema)
@@ -168,7 +174,6 @@ class _Instrumentation:
             call = recorder.tool_call(
                 session_id, name, arguments, meta=meta, headers=headers, context=context,
                 tool_meta=info.meta if info is not None else None)
-            watch_outbound(self._request_ctx.get().session, recorder, session_id)
         except Exception:
             logger.warning("yavio: tool call not recorded", exc_info=True)
             return await handler(request)

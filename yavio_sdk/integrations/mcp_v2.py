@@ -21,7 +21,7 @@ import time
 from collections.abc import AsyncIterator, Awaitable, Callable, Iterable, Mapping
 from typing import Any
 
-from yavio_sdk.integrations.outbound import watch_outbound
+from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.integrations.registry import Registry
 from yavio_sdk.intent import advertised_schema, take_context
 from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
@@ -34,6 +34,8 @@ __all__ = ["SUPPORTED", "install_context", "instrument", "session_id_of"]
 logger = logging.getLogger("yavio")
 
 SUPPORTED = ">=2.3,<3"
+
+_SESSION_KEY = "yavio_session_id"  # in a connection's `state`, the scratch space mcp gives it
 
 CallNext = Callable[[Any], Awaitable[Any]]
 
@@ -59,6 +61,9 @@ def instrument(server: Any, recorder: Recorder) -> None:
         low = server
     else:  # the dispatcher only sends these two
         raise TypeError(f"not an mcp 2.x server: {type(server).__name__}")
+    from mcp.server.session import ServerSession
+
+    observe_outbound(ServerSession)
     low.middleware.append(YavioMiddleware(recorder, registry))
     _flush_at_shutdown(low, recorder)
 
@@ -91,9 +96,14 @@ def session_id_of(
     """The session id of a request to an mcp 2.x server (fastmcp's too): `session` is the
     request's `ServerSession`, `request` the Starlette request on HTTP (else None)."""
     connection = getattr(session, "_connection", None)
+    state = getattr(connection, "state", None)
+    if state is not None:  # a session-long connection seen before: its id, at once
+        known = state.get(_SESSION_KEY)
+        if known is not None:
+            return known
     # A handshake-era connection lasts the whole session on stdio and stateful HTTP; a
     # stateless HTTP connection (no session id) and every 2026-07-28 one last one request.
-    persistent = connection is not None and protocol_version in _handshake_versions() \
+    persistent = state is not None and protocol_version in _handshake_versions() \
         and (request is None or getattr(connection, "session_id", None) is not None)
     params = session.client_params
     info = getattr(params, "client_info", None)
@@ -104,10 +114,8 @@ def session_id_of(
         protocol_version=protocol_version,
         capabilities=getattr(session, "client_capabilities", None), tools=tools)
     if persistent:
-        state = connection.state
-        if not state.get("yavio_close"):
-            state["yavio_close"] = True
-            connection.exit_stack.callback(recorder.session_closed, session_id)
+        state[_SESSION_KEY] = session_id
+        connection.exit_stack.callback(recorder.session_closed, session_id)
     return session_id
 
 
@@ -155,8 +163,11 @@ class YavioMiddleware:
             params = ctx.params or {}
             name = params.get("name")
             arguments = params.get("arguments")
-            info = self._registry.tool(name) if self._registry is not None \
-                else recorder.tool_info(name)
+            info = recorder.tool_info(name)
+            if info is None and self._registry is not None:  # not listed yet: ask the server once
+                info = self._registry.tool(name)
+                if info is not None:
+                    recorder.remember_tool(info)
             context = None
             if recorder.config.intent and info is not None:
                 rest, context = take_context(arguments, info.input_schema)
@@ -167,7 +178,6 @@ class YavioMiddleware:
                 session_id, str(name), arguments, meta=ctx.meta,
                 headers=getattr(ctx.request, "headers", None), context=context,
                 tool_meta=info.meta if info is not None else None)
-            watch_outbound(ctx.session, recorder, session_id)
         except Exception:
             logger.warning("yavio: tool call not recorded", exc_info=True)
             return await call_next(ctx)

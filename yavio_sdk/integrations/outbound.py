@@ -1,7 +1,11 @@
 """The server's requests to the client (sampling, elicitation), seen where every MCP Python
 framework sends them: `ServerSession.send_request(request, result_type, ...)`, in mcp 1.x and
-2.x alike (fastmcp sends through mcp's). Wrapping is per session object, never the class, so an
-uninstrumented server in the same process is untouched.
+2.x alike (fastmcp sends through mcp's).
+
+The class's method is wrapped once, because mcp 2.x builds a session object per request (a
+wrapper per object would cost every call). The wrapper records only inside a tool call of an
+instrumented server (`active_tool_call`), into that call's trace; anything else, an
+uninstrumented server's requests included, passes straight through.
 """
 
 from __future__ import annotations
@@ -10,44 +14,46 @@ import time
 from collections.abc import Awaitable, Callable
 from typing import Any
 
-from yavio_sdk.recorder import Recorder
+from yavio_sdk.recorder import Recorder, active_tool_call
 from yavio_sdk.tool_calls import field
 
-__all__ = ["watch_outbound"]
+__all__ = ["observe_outbound"]
 
 _SAMPLING = "sampling/createMessage"
 _ELICITATION = "elicitation/create"
-_WATCHED = "_yavio_watched"
+_OBSERVED = "_yavio_observed"
 
 
-def watch_outbound(session: Any, recorder: Recorder, session_id: str) -> None:
-    """Record the `sampling_call` and `elicitation` events of requests sent through `session`."""
-    if getattr(session, _WATCHED, False):
+def observe_outbound(session_class: type) -> None:
+    """Record the `sampling_call` and `elicitation` events of tool calls sent through
+    `session_class.send_request`. Idempotent."""
+    if vars(session_class).get(_OBSERVED):
         return
-    send = session.send_request
+    send = session_class.send_request  # type: ignore[attr-defined]
 
-    async def send_request(request: Any, result_type: Any, *args: Any, **kwargs: Any) -> Any:
-        return await _observed(recorder, session_id, send, request, result_type, args, kwargs)
+    async def send_request(self: Any, request: Any, result_type: Any, *args: Any,
+                           **kwargs: Any) -> Any:
+        call = active_tool_call()
+        if call is None:
+            return await send(self, request, result_type, *args, **kwargs)
+        return await _observed(call.recorder, call.session_id,
+                               lambda: send(self, request, result_type, *args, **kwargs),
+                               request)
 
-    try:
-        session.send_request = send_request
-        setattr(session, _WATCHED, True)
-    except (AttributeError, TypeError):  # a session class that refuses attributes: not observed
-        pass
+    session_class.send_request = send_request  # type: ignore[attr-defined]
+    setattr(session_class, _OBSERVED, True)
 
 
-async def _observed(
-    recorder: Recorder, session_id: str, send: Callable[..., Awaitable[Any]], request: Any,
-    result_type: Any, args: tuple[Any, ...], kwargs: dict[str, Any],
-) -> Any:
+async def _observed(recorder: Recorder, session_id: str, send: Callable[[], Awaitable[Any]],
+                    request: Any) -> Any:
     inner = getattr(request, "root", request)  # mcp 1.x wraps requests in a RootModel
     method = getattr(inner, "method", None)
     if method not in (_SAMPLING, _ELICITATION):
-        return await send(request, result_type, *args, **kwargs)
+        return await send()
     params = getattr(inner, "params", None)
     started = time.perf_counter()
     try:
-        result = await send(request, result_type, *args, **kwargs)
+        result = await send()
     except BaseException:
         _record(recorder, session_id, method, params, None, started)
         raise
