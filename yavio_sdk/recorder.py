@@ -237,10 +237,6 @@ class Recorder:
 
     # -- sessions ------------------------------------------------------------------------------
 
-    def knows(self, session_id: str) -> bool:
-        """Whether the session's `connection` open event was recorded (and it has not closed)."""
-        return session_id in self._opened
-
     @_guarded
     def session_opened(
         self,

@@ -52,9 +52,13 @@ class SessionResolver:
         a session-long connection (None when the transport has none); `client_identity` is the
         client's name, version and User-Agent in one string."""
         if connection is not None:
-            known = self._connections.get(connection)
-            if known is not None:
-                return known
+            try:
+                known = self._connections.get(connection)
+            except TypeError:  # not weak-referenceable: the connection cannot be a key
+                connection = None
+            else:
+                if known is not None:
+                    return known
         for key in (mcp_session_id, openai_session):
             if isinstance(key, str) and key:
                 session_id = session_id_from_key(key)
@@ -63,10 +67,7 @@ class SessionResolver:
             session_id = None
         if connection is not None:
             session_id = session_id or new_session_id()
-            try:
-                self._connections[connection] = session_id
-            except TypeError:  # not weak-referenceable: one id per request is all we can do
-                pass
+            self._connections[connection] = session_id
             return session_id
         if session_id is not None:
             return session_id

@@ -64,9 +64,6 @@ class WidgetTokens:
     def __repr__(self) -> str:  # never the key
         return f"WidgetTokens(endpoint={self.endpoint!r})"
 
-    def cached(self, trace_id: str, session_id: str) -> WidgetToken | None:
-        return self._cache.get((trace_id, session_id))
-
     def mint(self, trace_id: str, session_id: str) -> WidgetToken | None:
         """The trace's token, minted on first use; None when the ingest cannot mint one."""
         key = (trace_id, session_id)
@@ -102,11 +99,6 @@ class WidgetTokens:
         if token is not None:
             return token
         return await asyncio.to_thread(self.mint, trace_id, session_id)
-
-    def close(self) -> None:
-        if self._client is not None:
-            self._client.close()
-            self._client = None
 
     def _http(self) -> httpx.Client:
         if self._injected_client is not None:

@@ -38,7 +38,7 @@ from yavio_sdk.events import (
     encode,
     format_timestamp,
 )
-from yavio_sdk.sender import EventSender, FlushResult
+from yavio_sdk.sender import DeferredEvent, EventSender, FlushResult
 
 API_KEY = "yav_" + "ab" * 32
 ENDPOINT = "https://ingest.example.test"
@@ -170,6 +170,50 @@ def test_flush_sends_what_is_queued_and_says_how_many_were_sent_and_dropped(
     assert sender.flush(timeout=5) == FlushResult(sent=5, dropped=0, pending=0)
     assert len(ingest.requests) == 1
     assert sender.flush(timeout=5) == FlushResult(0, 0, 0), "counts are since the last flush"
+
+
+class Later(DeferredEvent):
+    """A deferred event that notes which thread built it; `fails` makes building raise."""
+
+    __slots__ = ("event", "built_on", "fails")
+
+    def __init__(self, event: ToolCallEvent | None, fails: bool = False) -> None:
+        self.event = event
+        self.built_on: str | None = None
+        self.fails = fails
+
+    def build(self) -> ToolCallEvent | None:
+        self.built_on = threading.current_thread().name
+        if self.fails:
+            raise ValueError("cannot build")
+        return self.event
+
+
+def test_a_deferred_event_is_built_on_the_sender_thread_and_sent_in_queue_order(
+        make_sender: Callable[..., EventSender]) -> None:
+    ingest = FakeIngest()
+    sender = make_sender(ingest)
+    first, later, last = tool_call(), Later(tool_call()), tool_call()
+    for item in (first, later, last):
+        sender.enqueue(item)
+    assert later.built_on is None, "nothing is built on the caller's thread"
+    assert sender.flush(timeout=5) == FlushResult(sent=3, dropped=0, pending=0)
+    assert later.built_on == "yavio-sender"
+    assert ingest.batches == [[first.event_id, later.event.event_id, last.event_id]]
+
+
+def test_a_deferred_event_that_fails_to_build_is_dropped_and_the_rest_sent(
+        make_sender: Callable[..., EventSender], caplog: pytest.LogCaptureFixture) -> None:
+    ingest = FakeIngest()
+    sender = make_sender(ingest)
+    good = tool_call()
+    sender.enqueue(Later(tool_call(), fails=True))
+    sender.enqueue(Later(None))  # builds to nothing: neither sent nor dropped
+    sender.enqueue(good)
+    with caplog.at_level(logging.WARNING, logger="yavio"):
+        assert sender.flush(timeout=5) == FlushResult(sent=1, dropped=1, pending=0)
+    assert ingest.batches == [[good.event_id]]
+    assert "cannot build" in caplog.text
 
 
 def test_the_sender_starts_one_named_daemon_thread_on_the_first_event_and_close_stops_it(

@@ -22,11 +22,10 @@ from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "install_context", "instrument"]
+__all__ = ["install_context", "instrument"]
 
 logger = logging.getLogger("yavio")
 
-SUPPORTED = ">=4.0,<5"
 
 CallNext = Callable[[Any], Awaitable[Any]]
 

@@ -30,11 +30,10 @@ from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "install_context", "instrument"]
+__all__ = ["install_context", "instrument"]
 
 logger = logging.getLogger("yavio")
 
-SUPPORTED = ">=1.20,<2"
 
 Handler = Callable[[Any], Awaitable[Any]]
 _WRAPPED = "__yavio_wrapped__"

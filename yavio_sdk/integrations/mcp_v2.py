@@ -1,5 +1,5 @@
 """The official `mcp` package, 2.x: `MCPServer` and the low-level `Server`, through the server's
-`middleware` list (provisional in mcp 2.x; `SUPPORTED` names the versions this is tested on).
+`middleware` list (provisional in mcp 2.x: tested on 2.3).
 
 The middleware sees every inbound request with its raw params and the serialized result. It
 records the events, strips the intent `context` argument before the framework validates the
@@ -29,11 +29,10 @@ from yavio_sdk.sender import EXIT_FLUSH_SECONDS
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
-__all__ = ["SUPPORTED", "install_context", "instrument", "session_id_of"]
+__all__ = ["install_context", "instrument", "session_id_of"]
 
 logger = logging.getLogger("yavio")
 
-SUPPORTED = ">=2.3,<3"
 
 _SESSION_KEY = "yavio_session_id"  # in a connection's `state`, the scratch space mcp gives it
 
