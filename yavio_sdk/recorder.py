@@ -27,7 +27,7 @@ import hashlib
 import logging
 import time
 from collections import OrderedDict
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable, Iterable, Mapping
 from types import TracebackType
 from typing import Any, NamedTuple
 
@@ -76,6 +76,7 @@ __all__ = [
     "active_tool_call",
     "contents_size",
     "header",
+    "timed",
     "widget_template",
 ]
 
@@ -133,6 +134,18 @@ def contents_size(contents: Any) -> tuple[int | None, str | None]:
         elif isinstance(blob, str):
             size += len(blob.rstrip("=")) * 3 // 4
     return size, mime
+
+
+async def timed(run: Awaitable[Any], record: Callable[[float, bool], None]) -> Any:
+    """Await `run`, then `record(latency_ms, ok)` whether it returned or raised."""
+    started = time.perf_counter()
+    ok = False
+    try:
+        result = await run
+        ok = True
+        return result
+    finally:
+        record((time.perf_counter() - started) * 1000.0, ok)
 
 
 def widget_template(*metas: Mapping[str, Any] | None) -> str | None:

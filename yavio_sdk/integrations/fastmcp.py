@@ -18,7 +18,7 @@ from typing import Any
 from yavio_sdk.integrations.mcp_v2 import session_id_of
 from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.intent import advertised_schema, take_context
-from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
+from yavio_sdk.recorder import Recorder, ToolInfo, contents_size, timed
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
@@ -205,14 +205,7 @@ def _middleware_class(base: type) -> type:
             session_id = self._session_or_none(context)
             if session_id is None:
                 return await call_next(context)
-            started = time.perf_counter()
-            ok = False
-            try:
-                result = await call_next(context)
-                ok = True
-                return result
-            finally:
-                record(session_id, (time.perf_counter() - started) * 1000.0, ok)
+            return await timed(call_next(context), lambda ms, ok: record(session_id, ms, ok))
 
     return YavioMiddleware
 

@@ -26,7 +26,7 @@ from typing import Any
 from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.integrations.registry import Registry
 from yavio_sdk.intent import advertised_schema, take_context
-from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
+from yavio_sdk.recorder import Recorder, ToolInfo, contents_size, timed
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
 
@@ -261,14 +261,7 @@ class _Instrumentation:
         except Exception:
             logger.warning("yavio: request not recorded", exc_info=True)
             return await handler(request)
-        started = time.perf_counter()
-        ok = False
-        try:
-            result = await handler(request)
-            ok = True
-            return result
-        finally:
-            record(session_id, (time.perf_counter() - started) * 1000.0, ok)
+        return await timed(handler(request), lambda ms, ok: record(session_id, ms, ok))
 
 
 def _wrapped(handler: Handler, hook: Callable[[Handler, Any], Awaitable[Any]]) -> Handler:

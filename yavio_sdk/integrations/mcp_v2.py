@@ -24,7 +24,7 @@ from typing import Any
 from yavio_sdk.integrations.outbound import observe_outbound
 from yavio_sdk.integrations.registry import Registry
 from yavio_sdk.intent import advertised_schema, take_context
-from yavio_sdk.recorder import Recorder, ToolInfo, contents_size
+from yavio_sdk.recorder import Recorder, ToolInfo, contents_size, timed
 from yavio_sdk.sender import EXIT_FLUSH_SECONDS
 from yavio_sdk.tracking import install_context_property
 from yavio_sdk.widget_injection import inject_into_contents
@@ -252,14 +252,7 @@ class YavioMiddleware:
 
     @staticmethod
     async def _timed(ctx: Any, call_next: CallNext, record: Callable[[float, bool], None]) -> Any:
-        started = time.perf_counter()
-        ok = False
-        try:
-            result = await call_next(ctx)
-            ok = True
-            return result
-        finally:
-            record((time.perf_counter() - started) * 1000.0, ok)
+        return await timed(call_next(ctx), record)
 
 
 def _with_context(tool: Any, required: bool) -> Any:
