@@ -20,13 +20,14 @@ from yavio_ingest.client_ip import parse_networks
 from yavio_ingest.dedup import RecentIds
 from yavio_ingest.fanout import Fanout
 from yavio_ingest.ingestion import INGEST, Ingest, post_events, post_widget_tokens
+from yavio_ingest.management import add_routes, bearer_user
 from yavio_ingest.openapi import openapi_document
 from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, error_reply
 from yavio_ingest.settings import Settings
 from yavio_ingest.spool import Spool
 from yavio_ingest.store.clickhouse import ClickHouseStore
-from yavio_ingest.store.postgres import PostgresStore, User
+from yavio_ingest.store.postgres import PostgresStore
 from yavio_ingest.writer import Writer
 
 log = logging.getLogger("yavio.ingest")
@@ -93,17 +94,10 @@ async def health(request: web.Request) -> web.Response:
     return web.json_response(body, status=200 if body["status"] == "ok" else 503)
 
 
-async def authenticated_user(request: web.Request) -> User | None:
-    """The user behind the request's `Bearer yat_…` access token, if it is valid."""
-    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
-    if scheme != "Bearer" or not token.startswith("yat_"):
-        return None
-    return await blocking(request.app[POSTGRES].access_tokens.user_of, token.strip())
-
-
 async def stats(request: web.Request) -> web.Response:
     """Event counts over the caller's workspaces (used by `yavio status`)."""
-    user = await authenticated_user(request)
+    user = await blocking(bearer_user, request.app[POSTGRES],
+                          request.headers.get("Authorization", ""))
     if user is None:
         return error_reply(request, "YAVIO-3000")
     workspaces = await blocking(request.app[POSTGRES].workspaces.for_user, user.id)
@@ -125,6 +119,7 @@ def create_app(settings: Settings, postgres: PostgresStore,
     app.router.add_post("/v1/widget-tokens", post_widget_tokens)
     app.router.add_get("/v1/stats", stats)
     app.router.add_get("/openapi.json", openapi_document)
+    add_routes(app, POSTGRES, CLICKHOUSE, blocking)
     return app
 
 

@@ -79,6 +79,17 @@ class Authenticator:
         self._note_used(str(owner.key_id), now)
         return Credential(str(owner.workspace_id), str(owner.project_id), key_id=str(owner.key_id))
 
+    def forget(self, *, key_id: str | None = None, project_id: str | None = None,
+               workspace_id: str | None = None) -> None:
+        """Drop the cached keys of a revoked key, or of a deleted project or workspace: this
+        process refuses them at once (other replicas within the cache TTL), so no event lands
+        in a project after it was deleted."""
+        for raw, (owner, _) in list(self._keys.items()):
+            if owner is not None and (str(owner.key_id) == key_id
+                                      or str(owner.project_id) == project_id
+                                      or str(owner.workspace_id) == workspace_id):
+                self._keys.pop(raw, None)
+
     def widget_token(self, token: str) -> Credential:
         """The scope of a widget JWT, or AuthError YAVIO-2004 if bad, expired or tampered."""
         try:

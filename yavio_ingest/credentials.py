@@ -13,6 +13,7 @@ import secrets
 
 API_KEY_PREFIX = "yav_"
 ACCESS_TOKEN_PREFIX = "yat_"
+INVITATION_PREFIX = "yvi_"
 DISPLAY_PREFIX_CHARS = 12
 
 
@@ -24,6 +25,11 @@ def new_api_key() -> str:
 def new_access_token() -> str:
     """`yat_` + 64 lowercase hex characters (32 random bytes)."""
     return ACCESS_TOKEN_PREFIX + secrets.token_hex(32)
+
+
+def new_invitation_token() -> str:
+    """`yvi_` + 64 lowercase hex characters (32 random bytes)."""
+    return INVITATION_PREFIX + secrets.token_hex(32)
 
 
 def credential_hash(value: str, server_secret: str) -> str:

@@ -17,13 +17,13 @@ from typing import Any
 import msgspec
 from aiohttp import web
 
-from yavio_ingest.auth import AuthError, Authenticator, Credential, looks_like_api_key
+from yavio_ingest.auth import Authenticator, AuthError, Credential, looks_like_api_key
 from yavio_ingest.client_ip import Networks, client_ip
 from yavio_ingest.compat import lift_widget_fields
 from yavio_ingest.dedup import RecentIds
 from yavio_ingest.fanout import Fanout
 from yavio_ingest.ratelimit import RateLimiter
-from yavio_ingest.responses import REQUEST_ID, error_reply, json_reply
+from yavio_ingest.responses import REQUEST_ID, Reject, json_reply
 from yavio_ingest.spool import Spool
 from yavio_ingest.store.clickhouse import event_line, line_prefix
 from yavio_ingest.writer import Writer
@@ -73,19 +73,6 @@ class _SessionOnly(msgspec.Struct):
 _session_decoder = msgspec.json.Decoder(_SessionOnly)
 _envelope_decoder = msgspec.json.Decoder(RawEnvelope)
 _body_decoder = msgspec.json.Decoder()
-
-
-class Reject(Exception):
-    """Answer with `code` (and its status), with an optional message and extra body fields."""
-
-    def __init__(self, code: str, message: str | None = None, *,
-                 retry_after: int | None = None, extra: dict[str, Any] | None = None):
-        super().__init__(code)
-        self.code, self.message, self.retry_after, self.extra = code, message, retry_after, extra
-
-    def reply(self, request: web.Request) -> web.Response:
-        return error_reply(request, self.code, self.message, retry_after=self.retry_after,
-                           extra=self.extra)
 
 
 async def post_events(request: web.Request) -> web.Response:

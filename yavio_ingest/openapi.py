@@ -20,7 +20,12 @@ from aiohttp import web
 
 from yavio_ingest.auth import WIDGET_TOKEN_LIFETIME_S
 from yavio_sdk.errors import error_code
-from yavio_sdk.events import MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH, MAX_ID_CHARS, json_schema
+from yavio_sdk.events import (
+    MAX_BODY_BYTES,
+    MAX_EVENTS_PER_BATCH,
+    MAX_ID_CHARS,
+    json_schema,
+)
 
 _SCHEMAS = "#/components/schemas/"
 _MSGSPEC_DEFS = "#/$defs/"
@@ -56,6 +61,7 @@ def build_document() -> dict[str, Any]:
     """The whole OpenAPI 3.1 document, as a fresh dict."""
     schemas = _event_schemas()
     schemas.update(_response_schemas())
+    schemas.update(_management_schemas())
     return {
         "openapi": "3.1.0",
         "info": {
@@ -74,6 +80,7 @@ def build_document() -> dict[str, Any]:
             "/health": {"get": _get_health()},
             "/v1/stats": {"get": _get_stats()},
             "/openapi.json": {"get": _get_openapi()},
+            **_management_paths(),
         },
         "components": {
             "schemas": schemas,
@@ -348,4 +355,155 @@ def _get_openapi() -> dict[str, Any]:
         "security": [],
         "parameters": [{"$ref": "#/components/parameters/RequestId"}],
         "responses": {"200": _json_response("OpenAPI 3.1.", {"type": "object"})},
+    }
+
+
+# -- the management API (docs/management-api.md) --------------------------------------------------
+
+_AUTH = ("YAVIO-3000",)
+_SCOPED = ("YAVIO-3000", "YAVIO-3003", "YAVIO-3004")  # in a workspace: role, and no-leak 404
+
+# (method, path, operationId, summary, request body schema, success status, success schema,
+#  error codes). A `{name}` in a path is a UUID.
+_MANAGEMENT = (
+    ("get", "/v1/me", "me", "The caller and their workspaces", None, 200, "Me", _AUTH),
+    ("get", "/v1/workspaces", "listWorkspaces", "The caller's workspaces", None, 200,
+     "WorkspaceList", _AUTH),
+    ("post", "/v1/workspaces", "createWorkspace", "Create a workspace owned by the caller",
+     "NameAndSlug", 201, "Workspace", (*_AUTH, "YAVIO-3009", "YAVIO-3010")),
+    ("delete", "/v1/workspaces/{workspace}", "deleteWorkspace",
+     "Delete a workspace and erase its events (owner)", None, 204, None, _SCOPED),
+    ("get", "/v1/workspaces/{workspace}/projects", "listProjects", "A workspace's projects",
+     None, 200, "ProjectList", _SCOPED),
+    ("post", "/v1/workspaces/{workspace}/projects", "createProject", "Create a project (member)",
+     "NameAndSlug", 201, "Project", (*_SCOPED, "YAVIO-3009", "YAVIO-3010")),
+    ("delete", "/v1/projects/{project}", "deleteProject",
+     "Delete a project and erase its events (owner)", None, 204, None, _SCOPED),
+    ("get", "/v1/projects/{project}/keys", "listKeys", "A project's API keys (prefixes only)",
+     None, 200, "ApiKeyList", _SCOPED),
+    ("post", "/v1/projects/{project}/keys", "createKey",
+     "Create an API key (member); the raw key is in this answer only", "KeyRequest", 201,
+     "NewApiKey", (*_SCOPED, "YAVIO-3010")),
+    ("delete", "/v1/projects/{project}/keys/{key}", "revokeKey", "Revoke an API key (member)",
+     None, 200, "ApiKey", _SCOPED),
+    ("post", "/v1/projects/{project}/keys/{key}/rotate", "rotateKey",
+     "Replace an API key (member); the old one works for graceSeconds more", "RotateRequest",
+     201, "RotatedApiKey", (*_SCOPED, "YAVIO-3010")),
+    ("get", "/v1/workspaces/{workspace}/members", "listMembers", "A workspace's members", None,
+     200, "MemberList", _SCOPED),
+    ("patch", "/v1/workspaces/{workspace}/members/{user}", "setRole",
+     "Change a member's role (admin; owners by an owner)", "RoleChange", 200, "RoleChanged",
+     (*_SCOPED, "YAVIO-3010", "YAVIO-3012")),
+    ("delete", "/v1/workspaces/{workspace}/members/{user}", "removeMember",
+     "Remove a member (admin)", None, 204, None, (*_SCOPED, "YAVIO-3012")),
+    ("post", "/v1/workspaces/{workspace}/invitations", "invite",
+     "Invite someone by email (admin); the raw token is in this answer only",
+     "InvitationRequest", 201, "NewInvitation", (*_SCOPED, "YAVIO-3010")),
+    ("post", "/v1/invitations/accept", "acceptInvitation",
+     "Accept an invitation, signed in or as the invited email (then with a new access token)",
+     "AcceptRequest", 200, "AcceptedInvitation", ("YAVIO-3000", "YAVIO-3010", "YAVIO-3011")),
+    ("get", "/v1/tokens", "listTokens", "The caller's access tokens", None, 200,
+     "AccessTokenList", _AUTH),
+    ("post", "/v1/tokens", "createToken",
+     "Create an access token; the raw token is in this answer only", "TokenRequest", 201,
+     "NewAccessToken", (*_AUTH, "YAVIO-3010")),
+    ("delete", "/v1/tokens/{token}", "revokeToken", "Revoke one of the caller's access tokens",
+     None, 200, "AccessToken", (*_AUTH, "YAVIO-3004")),
+)
+
+
+def _management_paths() -> dict[str, Any]:
+    paths: dict[str, Any] = {}
+    for method, path, operation_id, summary, body, status, answer, codes in _MANAGEMENT:
+        parameters: list[Any] = [{"$ref": "#/components/parameters/RequestId"}]
+        parameters += [{"name": name, "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}
+                       for name in _path_names(path)]
+        success = ({"description": "Done.", "headers": {
+            "x-request-id": {"$ref": "#/components/headers/RequestId"}}} if answer is None
+            else _json_response("Done.", _ref(answer)))
+        operation: dict[str, Any] = {
+            "operationId": operation_id, "summary": summary,
+            "security": [{"AccessToken": []}],
+            "parameters": parameters,
+            "responses": {str(status): success, **_error_responses(codes)},
+        }
+        if operation_id == "acceptInvitation":  # signed in, or as the invited email
+            operation["security"] = [{"AccessToken": []}, {}]
+        if body is not None:
+            operation["requestBody"] = {
+                "required": body in ("NameAndSlug", "RoleChange", "InvitationRequest",
+                                     "AcceptRequest"),
+                "content": {"application/json": {"schema": _ref(body)}}}
+        paths.setdefault(path, {})[method] = operation
+    return paths
+
+
+def _path_names(path: str) -> list[str]:
+    return [part[1:-1] for part in path.split("/") if part.startswith("{")]
+
+
+def _management_schemas() -> dict[str, Any]:
+    text = {"type": "string"}
+    time_or_null = {"type": ["string", "null"], "description": "ISO-8601 UTC, ending in Z."}
+    uuid_ = {"type": "string", "format": "uuid"}
+    role = {"enum": ["owner", "admin", "member", "viewer"]}
+
+    def obj(required: list[str], **properties: Any) -> dict[str, Any]:
+        return {"type": "object", "required": required, "properties": properties}
+
+    def listing(field: str, item: str) -> dict[str, Any]:
+        return obj([field], **{field: {"type": "array", "items": _ref(item)}})
+
+    key = obj(["id", "projectId", "name", "prefix", "createdAt", "lastUsedAt", "revokedAt"],
+              id=uuid_, projectId=uuid_, name=text, prefix=text, createdAt=text,
+              lastUsedAt=time_or_null, revokedAt=time_or_null)
+    token = obj(["id", "name", "prefix", "createdAt", "expiresAt", "lastUsedAt", "revokedAt"],
+                id=uuid_, name=text, prefix=text, createdAt=text, expiresAt=time_or_null,
+                lastUsedAt=time_or_null, revokedAt=time_or_null)
+    return {
+        "User": obj(["id", "email", "name"], id=uuid_, email=text, name=text),
+        "Workspace": obj(["id", "name", "slug", "role", "plan", "monthlyEventQuota"],
+                         id=uuid_, name=text, slug=text, role=role, plan=text,
+                         monthlyEventQuota={"type": ["integer", "null"], "minimum": 0}),
+        "WorkspaceList": listing("workspaces", "Workspace"),
+        "Me": obj(["user", "workspaces"], user=_ref("User"),
+                  workspaces={"type": "array", "items": _ref("Workspace")}),
+        "Project": obj(["id", "workspaceId", "name", "slug", "createdAt"], id=uuid_,
+                       workspaceId=uuid_, name=text, slug=text, createdAt=text),
+        "ProjectList": listing("projects", "Project"),
+        "NameAndSlug": obj(["name"], name={"type": "string", "minLength": 1, "maxLength": 256},
+                           slug={"type": "string", "pattern": "^[a-z0-9][a-z0-9-]{0,47}$"}),
+        "ApiKey": key,
+        "ApiKeyList": listing("keys", "ApiKey"),
+        "NewApiKey": {"allOf": [_ref("ApiKey"), obj(["key"], key={
+            "type": "string", "description": "The raw key (yav_…): shown only here."})]},
+        "RotatedApiKey": {"allOf": [_ref("NewApiKey"), obj(["replaces"],
+                                                           replaces=_ref("ApiKey"))]},
+        "KeyRequest": obj([], name={"type": "string", "maxLength": 256}),
+        "RotateRequest": obj([], graceSeconds={"type": "integer", "minimum": 0,
+                                               "maximum": 30 * 86_400, "default": 86_400}),
+        "Member": obj(["userId", "email", "name", "role"], userId=uuid_, email=text, name=text,
+                      role=role),
+        "MemberList": listing("members", "Member"),
+        "RoleChange": obj(["role"], role=role),
+        "RoleChanged": obj(["userId", "role"], userId=uuid_, role=role),
+        "InvitationRequest": obj(["email"], email=text,
+                                 role={"enum": ["admin", "member", "viewer"]}),
+        "NewInvitation": obj(["token", "email", "role", "workspaceId", "expiresAt"],
+                             token={"type": "string",
+                                    "description": "yvi_…, shown only here; valid 7 days."},
+                             email=text, role=role, workspaceId=uuid_, expiresAt=text),
+        "AcceptRequest": obj(["token"], token=text, name={"type": "string", "maxLength": 256}),
+        "AcceptedInvitation": obj(["workspace", "role", "user"], workspace=_ref("Workspace"),
+                                  role=role, user=_ref("User"),
+                                  accessToken={"type": "string",
+                                               "description": "For a caller who was not "
+                                                              "signed in: yat_…, shown once."}),
+        "AccessToken": token,
+        "AccessTokenList": listing("tokens", "AccessToken"),
+        "NewAccessToken": {"allOf": [_ref("AccessToken"), obj(["token"], token={
+            "type": "string", "description": "The raw token (yat_…): shown only here."})]},
+        "TokenRequest": obj([], name={"type": "string", "maxLength": 256},
+                            expiresInDays={"type": "integer", "minimum": 1, "maximum": 3650}),
     }

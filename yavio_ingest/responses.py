@@ -31,3 +31,16 @@ def error_reply(request: web.Request, code: str, message: str | None = None, *,
             **(extra or {})}
     headers = {"Retry-After": str(retry_after)} if retry_after else None
     return json_reply(body, entry.status, headers)
+
+
+class Reject(Exception):
+    """Answer with `code` (and its status), with an optional message and extra body fields."""
+
+    def __init__(self, code: str, message: str | None = None, *,
+                 retry_after: int | None = None, extra: dict[str, Any] | None = None):
+        super().__init__(code)
+        self.code, self.message, self.retry_after, self.extra = code, message, retry_after, extra
+
+    def reply(self, request: web.Request) -> web.Response:
+        return error_reply(request, self.code, self.message, retry_after=self.retry_after,
+                           extra=self.extra)

@@ -41,6 +41,12 @@ _TABLE = [
     ErrorCode("YAVIO-2405", 405, "Method not allowed on this endpoint."),
     # 3xxx: read and management API
     ErrorCode("YAVIO-3000", 401, "Missing or invalid access token."),
+    ErrorCode("YAVIO-3003", 403, "Your role in this workspace does not allow this."),
+    ErrorCode("YAVIO-3004", 404, "Not found."),
+    ErrorCode("YAVIO-3009", 409, "That slug is already taken."),
+    ErrorCode("YAVIO-3010", 400, "Invalid request body."),
+    ErrorCode("YAVIO-3011", 400, "This invitation is unknown, already used or expired."),
+    ErrorCode("YAVIO-3012", 409, "A workspace must keep at least one owner."),
 ]
 
 CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}

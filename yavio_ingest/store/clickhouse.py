@@ -66,6 +66,10 @@ def event_line(event: BaseEvent, prefix: bytes) -> bytes:
     return prefix + _encoder.encode(event)[1:]
 
 
+# Every table holding a tenant's data, each with workspace_id and project_id columns.
+_TENANT_TABLES = ("events", "session_stats", "user_stats", "tool_hourly", "tool_registry")
+
+
 class ClickHouseStore:
     """Events, aggregates and the tool registry in ClickHouse.
 
@@ -194,6 +198,34 @@ class ClickHouseStore:
                 "SELECT countMerge(events) FROM session_stats "
                 "WHERE workspace_id IN {workspaces:Array(UUID)}",
                 parameters={"workspaces": [str(w) for w in workspace_ids]}))
+
+    def erase(self, workspace_id: uuid.UUID | str, project_id: uuid.UUID | str | None = None,
+              ) -> None:
+        """Delete a workspace's (or one of its projects') events, aggregates and tool registry:
+        what deleting the workspace or project promises. Lightweight deletes: the rows vanish
+        from queries at once and from disk at the next merge."""
+        condition = "workspace_id = {w:UUID}"
+        parameters = {"w": str(workspace_id)}
+        if project_id is not None:
+            condition += " AND project_id = {p:UUID}"
+            parameters["p"] = str(project_id)
+        with self._lock:
+            for table in _TENANT_TABLES:
+                self._client.command(f"DELETE FROM {table} WHERE {condition}",
+                                     parameters=parameters)
+
+    def events_by_project(self, workspace_id: uuid.UUID | str, month_start: str,
+                          ) -> dict[str, int]:
+        """Distinct events per project of the workspace in the month starting `month_start`
+        (YYYY-MM-01, UTC): the usage behind plans and quotas."""
+        with self._lock:
+            rows = self._client.query(
+                "SELECT toString(project_id), uniqExact(event_id) FROM events "
+                "WHERE workspace_id = {w:UUID} AND timestamp >= toDateTime64({m:String}, 3, 'UTC') "
+                "AND timestamp < addMonths(toDateTime64({m:String}, 3, 'UTC'), 1) "
+                "GROUP BY project_id",
+                parameters={"w": str(workspace_id), "m": f"{month_start} 00:00:00"}).result_rows
+        return {project: int(count) for project, count in rows}
 
     def query(self, sql: str, parameters: dict[str, Any] | None = None) -> list[tuple]:
         """Rows of a parameterised read query."""

@@ -19,6 +19,7 @@ from yavio_ingest.credentials import (
     display_prefix,
     new_access_token,
     new_api_key,
+    new_invitation_token,
 )
 from yavio_ingest.store.migrations import load_migrations
 
@@ -44,6 +45,24 @@ class Workspace:
     plan: str
     monthly_event_quota: int | None
     created_at: datetime
+
+
+@dataclass(frozen=True)
+class Member:
+    user_id: uuid.UUID
+    email: str
+    name: str
+    role: str
+
+
+@dataclass(frozen=True)
+class Invitation:
+    id: uuid.UUID
+    workspace_id: uuid.UUID
+    email: str
+    role: str
+    expires_at: datetime
+    accepted_at: datetime | None
 
 
 @dataclass(frozen=True)
@@ -97,6 +116,7 @@ class PostgresStore:
         self.projects = Projects(self.pool)
         self.api_keys = ApiKeys(self.pool, secret)
         self.access_tokens = AccessTokens(self.pool, secret)
+        self.invitations = Invitations(self.pool, secret)
 
     def close(self) -> None:
         self.pool.close()
@@ -146,6 +166,11 @@ class Users:
         with self.pool.connection() as conn:
             return conn.execute("SELECT count(*) FROM users").fetchone()[0]
 
+    def by_email(self, email: str) -> User | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
+            return cur.execute("SELECT * FROM users WHERE lower(email) = lower(%s)",
+                               (email,)).fetchone()
+
     def first_owner(self) -> User | None:
         """The earliest user who owns a workspace: the one `yavio up` bootstrapped."""
         with self.pool.connection() as conn, conn.cursor(row_factory=class_row(User)) as cur:
@@ -183,6 +208,44 @@ class Workspaces:
                 (workspace_id, user_id)).fetchone()
         return row[0] if row else None
 
+    def get(self, workspace_id: uuid.UUID) -> Workspace | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Workspace)) as cur:
+            return cur.execute("SELECT * FROM workspaces WHERE id = %s",
+                               (workspace_id,)).fetchone()
+
+    def delete(self, workspace_id: uuid.UUID) -> None:
+        """The workspace and, by cascade, its members, invitations, projects and keys."""
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM workspaces WHERE id = %s", (workspace_id,))
+
+    def members(self, workspace_id: uuid.UUID) -> list[Member]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Member)) as cur:
+            return cur.execute(
+                "SELECT u.id AS user_id, u.email, u.name, m.role FROM workspace_members m "
+                "JOIN users u ON u.id = m.user_id WHERE m.workspace_id = %s "
+                "ORDER BY m.created_at", (workspace_id,)).fetchall()
+
+    def set_role(self, workspace_id: uuid.UUID, user_id: uuid.UUID, role: str) -> bool:
+        """Change a member's role (adding the member if new); False if the user is unknown."""
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) "
+                "SELECT %s, id, %s FROM users WHERE id = %s "
+                "ON CONFLICT (workspace_id, user_id) DO UPDATE SET role = excluded.role",
+                (workspace_id, role, user_id)).rowcount == 1
+
+    def remove_member(self, workspace_id: uuid.UUID, user_id: uuid.UUID) -> bool:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "DELETE FROM workspace_members WHERE workspace_id = %s AND user_id = %s",
+                (workspace_id, user_id)).rowcount == 1
+
+    def owners(self, workspace_id: uuid.UUID) -> int:
+        with self.pool.connection() as conn:
+            return conn.execute(
+                "SELECT count(*) FROM workspace_members WHERE workspace_id = %s "
+                "AND role = 'owner'", (workspace_id,)).fetchone()[0]
+
 
 class Projects:
     def __init__(self, pool: ConnectionPool):
@@ -193,6 +256,15 @@ class Projects:
             return cur.execute(
                 "INSERT INTO projects (workspace_id, name, slug) VALUES (%s, %s, %s) RETURNING *",
                 (workspace_id, name, slug)).fetchone()
+
+    def get(self, project_id: uuid.UUID) -> Project | None:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Project)) as cur:
+            return cur.execute("SELECT * FROM projects WHERE id = %s", (project_id,)).fetchone()
+
+    def delete(self, project_id: uuid.UUID) -> None:
+        """The project and, by cascade, its keys."""
+        with self.pool.connection() as conn:
+            conn.execute("DELETE FROM projects WHERE id = %s", (project_id,))
 
     def in_workspace(self, workspace_id: uuid.UUID) -> list[Project]:
         with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Project)) as cur:
@@ -243,11 +315,63 @@ class ApiKeys:
                 "SELECT id, project_id, name, key_prefix, created_at, last_used_at, revoked_at "
                 "FROM api_keys WHERE id = %s", (key_id,)).fetchone()
 
+    def of_project(self, project_id: uuid.UUID) -> list[ApiKey]:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(ApiKey)) as cur:
+            return cur.execute(
+                "SELECT id, project_id, name, key_prefix, created_at, last_used_at, revoked_at "
+                "FROM api_keys WHERE project_id = %s ORDER BY created_at",
+                (project_id,)).fetchall()
+
     def revoke(self, key_id: uuid.UUID, at: datetime | None = None) -> None:
         """Revoke now, or at `at` (a future time keeps the key valid until then)."""
         with self.pool.connection() as conn:
             conn.execute("UPDATE api_keys SET revoked_at = coalesce(%s, now()) WHERE id = %s",
                          (at, key_id))
+
+
+class Invitations:
+    def __init__(self, pool: ConnectionPool, secret: str):
+        self.pool = pool
+        self.secret = secret
+
+    def create(self, workspace_id: uuid.UUID, email: str, role: str,
+               invited_by: uuid.UUID) -> tuple[str, Invitation]:
+        """A 7-day invitation: the raw token (shown once) and its stored record."""
+        raw = new_invitation_token()
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Invitation)) as cur:
+            record = cur.execute(
+                "INSERT INTO invitations (workspace_id, email, role, token_hash, invited_by) "
+                "VALUES (%s, %s, %s, %s, %s) RETURNING id, workspace_id, email, role, "
+                "expires_at, accepted_at",
+                (workspace_id, email, role, credential_hash(raw, self.secret), invited_by),
+            ).fetchone()
+        return raw, record
+
+    def accept(self, raw: str, user: User) -> Invitation | None:
+        """Make `user` a member with the invitation's role, once; None if the token is unknown,
+        used or expired. A member keeps a higher role they already have."""
+        with self.pool.connection() as conn, conn.transaction(), \
+                conn.cursor(row_factory=class_row(Invitation)) as cur:
+            invitation = cur.execute(
+                "UPDATE invitations SET accepted_at = now() WHERE token_hash = %s "
+                "AND accepted_at IS NULL AND expires_at > now() RETURNING id, workspace_id, "
+                "email, role, expires_at, accepted_at",
+                (credential_hash(raw, self.secret),)).fetchone()
+            if invitation is None:
+                return None
+            cur.execute(
+                "INSERT INTO workspace_members (workspace_id, user_id, role) VALUES (%s, %s, %s) "
+                "ON CONFLICT (workspace_id, user_id) DO NOTHING",
+                (invitation.workspace_id, user.id, invitation.role))
+            return invitation
+
+    def pending(self, raw: str) -> Invitation | None:
+        """The invitation of a raw token if it can still be accepted."""
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Invitation)) as cur:
+            return cur.execute(
+                "SELECT id, workspace_id, email, role, expires_at, accepted_at FROM invitations "
+                "WHERE token_hash = %s AND accepted_at IS NULL AND expires_at > now()",
+                (credential_hash(raw, self.secret),)).fetchone()
 
 
 class AccessTokens:
@@ -269,6 +393,24 @@ class AccessTokens:
                  expires_at),
             ).fetchone()
         return raw, record
+
+    def of_user(self, user_id: uuid.UUID) -> list[AccessToken]:
+        with self.pool.connection() as conn, \
+                conn.cursor(row_factory=class_row(AccessToken)) as cur:
+            return cur.execute(
+                "SELECT id, user_id, name, token_prefix, created_at, expires_at, last_used_at, "
+                "revoked_at FROM access_tokens WHERE user_id = %s ORDER BY created_at",
+                (user_id,)).fetchall()
+
+    def revoke(self, user_id: uuid.UUID, token_id: uuid.UUID) -> AccessToken | None:
+        """Revoke one of the user's tokens; None if the user has no such token."""
+        with self.pool.connection() as conn, \
+                conn.cursor(row_factory=class_row(AccessToken)) as cur:
+            return cur.execute(
+                "UPDATE access_tokens SET revoked_at = coalesce(revoked_at, now()) "
+                "WHERE id = %s AND user_id = %s RETURNING id, user_id, name, token_prefix, "
+                "created_at, expires_at, last_used_at, revoked_at",
+                (token_id, user_id)).fetchone()
 
     def user_of(self, raw: str) -> User | None:
         """The user a raw token belongs to, unless it is unknown, revoked or expired."""
