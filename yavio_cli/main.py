@@ -1,4 +1,5 @@
-"""The `yavio` command: the self-hosted stack (`up`, `down`, `status`, `logs`, `doctor`).
+"""The `yavio` command: the self-hosted stack (`up`, `down`, `status`, `logs`, `doctor`) here,
+the management groups (`keys`, `projects`, …) in `yavio_cli.commands`.
 
 Exit codes: 0 success, 1 a user error (one line saying what to do), 2 a usage error.
 """
@@ -14,11 +15,13 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from yavio_cli import doctor, stack
+from yavio_cli.commands import invitations, keys, members, projects, tokens, workspaces
 from yavio_cli.home import YavioHome, default_home
+from yavio_cli.terminal import HomeOption, JsonOption, console
+from yavio_cli.terminal import fail as _fail
 
 app = typer.Typer(
     name="yavio",
@@ -27,13 +30,12 @@ app = typer.Typer(
     add_completion=False,
     rich_markup_mode="markdown",
 )
-console = Console()
-errors = Console(stderr=True)
-
-HomeOption = Annotated[Optional[Path], typer.Option(
-    "--home", envvar="YAVIO_HOME", help="Where the stack keeps its data [default: ~/.yavio].",
-    show_default=False)]
-JsonOption = Annotated[bool, typer.Option("--json", help="Print machine-readable JSON.")]
+app.add_typer(workspaces.app, name="workspaces")
+app.add_typer(projects.app, name="projects")
+app.add_typer(keys.app, name="keys")
+app.add_typer(tokens.app, name="tokens")
+app.add_typer(members.app, name="members")
+app.add_typer(invitations.app, name="invitations")
 
 
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
@@ -61,11 +63,6 @@ def _global_options(
 
     Start here: `yavio up`, then `yavio status`.
     """
-
-
-def _fail(message: str) -> typer.Exit:
-    errors.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
-    return typer.Exit(1)
 
 
 @app.command()

@@ -69,6 +69,7 @@ def up(config: StackConfig, progress: Progress = lambda _: None) -> dict[str, An
             except PostgresError as error:
                 raise StackError(str(error)) from error
             _wait_healthy(config, running_pid)
+        _ensure_credentials(config, progress)
         return {**status(config), "already_running": True}
 
     secrets = home.secrets()
@@ -103,9 +104,7 @@ def up(config: StackConfig, progress: Progress = lambda _: None) -> dict[str, An
             "started_at": time.time(),
         })
         _wait_healthy(config, pid)
-        if home.credentials() is None:
-            progress("Creating the owner, workspace and default project")
-            _bootstrap(config)
+        _ensure_credentials(config, progress)
     except (PostgresError, StackError) as error:
         if pid is not None:
             _terminate(pid)
@@ -251,6 +250,26 @@ def _wait_healthy(config: StackConfig, pid: int) -> None:
             time.sleep(0.1)
     raise StackError(f"The server did not become healthy within {HEALTH_TIMEOUT_S} s; "
                      "see `yavio logs server`")
+
+
+def _ensure_credentials(config: StackConfig, progress: Progress) -> None:
+    """Bootstrap on first run, and again when the saved access token is refused (revoked, or
+    lost with a reset database): bootstrapping finds the owner and mints a new token."""
+    credentials = config.home.credentials()
+    if credentials is None or not credentials.get("token"):
+        progress("Creating the owner, workspace and default project")
+    else:
+        with YavioClient(config.server_url, credentials["token"]) as client:
+            try:
+                client.stats()
+                return
+            except ServerUnavailable:
+                return  # `yavio status` says so; nothing to mend here
+            except ApiError as error:
+                if error.status != 401:
+                    return
+        progress("The saved access token was refused: minting a new one")
+    _bootstrap(config)
 
 
 def _bootstrap(config: StackConfig) -> None:

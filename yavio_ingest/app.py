@@ -22,6 +22,7 @@ from yavio_ingest.fanout import Fanout
 from yavio_ingest.ingestion import INGEST, Ingest, post_events, post_widget_tokens
 from yavio_ingest.management import add_routes, bearer_user
 from yavio_ingest.openapi import openapi_document
+from yavio_ingest.quota import Quotas
 from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, error_reply
 from yavio_ingest.settings import Settings
@@ -139,6 +140,7 @@ async def _start_ingest(app: web.Application) -> None:
         failed_auth_limits=RateLimiter(settings.failed_auth_rate, settings.failed_auth_burst),
         widget_limits=RateLimiter(settings.widget_rate, settings.widget_burst),
         trusted_proxies=parse_networks(settings.trusted_proxies),
+        quotas=Quotas(app[POSTGRES], app[CLICKHOUSE], blocking),
     )
     writer.start()
     if spool.pending_bytes:

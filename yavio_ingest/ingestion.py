@@ -22,6 +22,7 @@ from yavio_ingest.client_ip import Networks, client_ip
 from yavio_ingest.compat import lift_widget_fields
 from yavio_ingest.dedup import RecentIds
 from yavio_ingest.fanout import Fanout
+from yavio_ingest.quota import Quotas
 from yavio_ingest.ratelimit import RateLimiter
 from yavio_ingest.responses import REQUEST_ID, Reject, json_reply
 from yavio_ingest.spool import Spool
@@ -59,6 +60,7 @@ class Ingest:
     failed_auth_limits: RateLimiter
     widget_limits: RateLimiter
     trusted_proxies: Networks
+    quotas: Quotas
 
 
 INGEST = web.AppKey("ingest", Ingest)
@@ -115,6 +117,7 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
     wait = limits.take(bucket, count)
     if wait:
         raise Reject(code, retry_after=wait)
+    await ingest.quotas.check(credential.workspace_id, count)
 
     errors: list[dict[str, Any]] = []
     warnings: list[dict[str, Any]] = []
@@ -148,6 +151,7 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
             raise Reject("YAVIO-2402", retry_after=1) from None
         # Only now: an id remembered before its event is on disk would turn a retry into a loss.
         ingest.recent.update(new_ids)
+        ingest.quotas.add(credential.workspace_id, len(lines))
         ingest.writer.appended(len(lines))
         ingest.fanout.publish(credential.project_id, lines)
 

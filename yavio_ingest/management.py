@@ -18,6 +18,7 @@ import psycopg
 from aiohttp import web
 
 from yavio_ingest.ingestion import INGEST
+from yavio_ingest.quota import PLAN_QUOTAS, month_start
 from yavio_ingest.responses import Reject, json_reply
 from yavio_ingest.store.postgres import (
     ROLES,
@@ -38,6 +39,7 @@ _MAX_GRACE_SECONDS = 30 * 86_400
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
 _NOT_SLUG = re.compile(r"[^a-z0-9]+")
 _EMAIL = re.compile(r"[^@\s]{1,64}@[^@\s]{1,255}")
+_MONTH = re.compile(r"[0-9]{4}-(0[1-9]|1[0-2])")
 
 Handler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -63,6 +65,8 @@ def add_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any,
         ("DELETE", "/v1/workspaces/{workspace}/members/{user}", api.remove_member),
         ("POST", "/v1/workspaces/{workspace}/invitations", api.invite),
         ("POST", "/v1/invitations/accept", api.accept_invitation),
+        ("GET", "/v1/workspaces/{workspace}/usage", api.usage),
+        ("PATCH", "/v1/workspaces/{workspace}/plan", api.set_plan),
         ("GET", "/v1/tokens", api.list_tokens),
         ("POST", "/v1/tokens", api.create_token),
         ("DELETE", "/v1/tokens/{token}", api.revoke_token),
@@ -340,6 +344,44 @@ class _Api:
                                             "invitation")
             answer["accessToken"] = token
         return json_reply(answer)
+
+    # -- usage and plans -------------------------------------------------------------------------
+
+    async def usage(self, request: web.Request) -> web.Response:
+        """Events per project of the workspace in a month (`?month=YYYY-MM`, default this one),
+        beside the plan's quota."""
+        user = await self._user(request)
+        workspace, _ = await self._workspace(request, user, "viewer")
+        month = request.query.get("month") or month_start()[:7]
+        if not _MONTH.fullmatch(month):
+            raise Reject("YAVIO-3010", "month must be YYYY-MM.")
+        counts = await self._blocking(self._app[self._clickhouse_key].events_by_project,
+                                      workspace.id, f"{month}-01")
+        projects = await self._blocking(self.store.projects.in_workspace, workspace.id)
+        return json_reply({
+            "month": month,
+            "workspace": {**_workspace(workspace, None), "events": sum(counts.values())},
+            "projects": [{"id": str(p.id), "slug": p.slug, "name": p.name,
+                          "events": counts.get(str(p.id), 0)} for p in projects],
+        })
+
+    async def set_plan(self, request: web.Request) -> web.Response:
+        """The workspace's plan and monthly event quota (owner); the plan's default quota unless
+        `monthlyEventQuota` is given (null: unlimited)."""
+        user = await self._user(request)
+        workspace, role = await self._workspace(request, user, "owner")
+        body = await _body(request)
+        plan = body.get("plan", workspace.plan)
+        if plan not in PLAN_QUOTAS:
+            raise Reject("YAVIO-3010", f"plan must be one of {', '.join(PLAN_QUOTAS)}.")
+        quota = body.get("monthlyEventQuota", PLAN_QUOTAS[plan])
+        if quota is not None and (not isinstance(quota, int) or isinstance(quota, bool)
+                                  or quota < 0):
+            raise Reject("YAVIO-3010", "monthlyEventQuota must be a whole number of events, or "
+                                       "null for unlimited.")
+        updated = await self._blocking(self.store.workspaces.set_plan, workspace.id, plan, quota)
+        self._app[INGEST].quotas.forget(str(workspace.id))
+        return json_reply(_workspace(updated, role))
 
     # -- access tokens ---------------------------------------------------------------------------
 

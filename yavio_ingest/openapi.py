@@ -402,6 +402,12 @@ _MANAGEMENT = (
     ("post", "/v1/invitations/accept", "acceptInvitation",
      "Accept an invitation, signed in or as the invited email (then with a new access token)",
      "AcceptRequest", 200, "AcceptedInvitation", ("YAVIO-3000", "YAVIO-3010", "YAVIO-3011")),
+    ("get", "/v1/workspaces/{workspace}/usage", "usage",
+     "Events per project this month (or ?month=YYYY-MM) and the plan's quota", None, 200,
+     "Usage", (*_SCOPED, "YAVIO-3010")),
+    ("patch", "/v1/workspaces/{workspace}/plan", "setPlan",
+     "Change the plan and monthly event quota (owner)", "PlanChange", 200, "Workspace",
+     (*_SCOPED, "YAVIO-3010")),
     ("get", "/v1/tokens", "listTokens", "The caller's access tokens", None, 200,
      "AccessTokenList", _AUTH),
     ("post", "/v1/tokens", "createToken",
@@ -433,7 +439,7 @@ def _management_paths() -> dict[str, Any]:
         if body is not None:
             operation["requestBody"] = {
                 "required": body in ("NameAndSlug", "RoleChange", "InvitationRequest",
-                                     "AcceptRequest"),
+                                     "AcceptRequest", "PlanChange"),
                 "content": {"application/json": {"schema": _ref(body)}}}
         paths.setdefault(path, {})[method] = operation
     return paths
@@ -448,6 +454,7 @@ def _management_schemas() -> dict[str, Any]:
     time_or_null = {"type": ["string", "null"], "description": "ISO-8601 UTC, ending in Z."}
     uuid_ = {"type": "string", "format": "uuid"}
     role = {"enum": ["owner", "admin", "member", "viewer"]}
+    count = {"type": "integer", "minimum": 0}
 
     def obj(required: list[str], **properties: Any) -> dict[str, Any]:
         return {"type": "object", "required": required, "properties": properties}
@@ -464,7 +471,8 @@ def _management_schemas() -> dict[str, Any]:
     return {
         "User": obj(["id", "email", "name"], id=uuid_, email=text, name=text),
         "Workspace": obj(["id", "name", "slug", "role", "plan", "monthlyEventQuota"],
-                         id=uuid_, name=text, slug=text, role=role, plan=text,
+                         id=uuid_, name=text, slug=text, role={"anyOf": [role, {"type": "null"}]},
+                         plan=text,
                          monthlyEventQuota={"type": ["integer", "null"], "minimum": 0}),
         "WorkspaceList": listing("workspaces", "Workspace"),
         "Me": obj(["user", "workspaces"], user=_ref("User"),
@@ -504,6 +512,13 @@ def _management_schemas() -> dict[str, Any]:
         "AccessTokenList": listing("tokens", "AccessToken"),
         "NewAccessToken": {"allOf": [_ref("AccessToken"), obj(["token"], token={
             "type": "string", "description": "The raw token (yat_…): shown only here."})]},
+        "Usage": obj(["month", "workspace", "projects"], month=text,
+                     workspace={"allOf": [_ref("Workspace"), obj(["events"], events=count)]},
+                     projects={"type": "array", "items": obj(
+                         ["id", "slug", "name", "events"], id=uuid_, slug=text, name=text,
+                         events=count)}),
+        "PlanChange": obj([], plan={"enum": ["self-hosted", "community"]},
+                          monthlyEventQuota={"type": ["integer", "null"], "minimum": 0}),
         "TokenRequest": obj([], name={"type": "string", "maxLength": 256},
                             expiresInDays={"type": "integer", "minimum": 1, "maximum": 3650}),
     }

@@ -141,6 +141,19 @@ def test_up_status_down_lifecycle_keeps_data(tmp_path: Path, ports: dict[str, in
         stats = httpx.get(f"http://127.0.0.1:{ports['port']}/v1/stats",
                           headers={"Authorization": f"Bearer {credentials['token']}"})
         assert stats.status_code == 200 and stats.json()["events"] == 7
+
+        # A revoked saved token: the CLI says to run `yavio up`, which mints a new one.
+        me = {"Authorization": f"Bearer {credentials['token']}"}
+        tokens = httpx.get(f"http://127.0.0.1:{ports['port']}/v1/tokens", headers=me).json()
+        for token in tokens["tokens"]:
+            httpx.delete(f"http://127.0.0.1:{ports['port']}/v1/tokens/{token['id']}",
+                         headers=me)
+        refused = yavio(home, "keys", "list")
+        assert refused.returncode == 1 and "yavio up" in refused.stderr
+        mended = yavio(home, "up", *flags)
+        assert mended.returncode == 0, mended.stderr
+        listed = yavio(home, "keys", "list", "--json")
+        assert listed.returncode == 0, listed.stderr
     finally:
         yavio(home, "down")
 

@@ -325,3 +325,52 @@ async def test_access_tokens_are_created_listed_and_revoked_at_once(
                          f"/v1/tokens/{token['id']}")
     assert revoked.status_code == 200 and revoked.json()["revokedAt"] is not None
     assert (await call(ingest_server, token["token"], "GET", "/v1/me")).status_code == 401
+
+
+async def test_a_quota_of_n_events_accepts_n_then_answers_429_naming_the_quota(
+        ingest_server: IngestServer, tenants: tuple[Tenant, Tenant]) -> None:
+    mine, _ = tenants
+    plan = await call(ingest_server, mine.tokens["owner"], "PATCH",
+                      f"/v1/workspaces/{mine.workspace_id}/plan",
+                      {"plan": "community", "monthlyEventQuota": 5})
+    assert plan.status_code == 200 and plan.json()["monthlyEventQuota"] == 5
+    by_admin = await call(ingest_server, mine.tokens["admin"], "PATCH",
+                          f"/v1/workspaces/{mine.workspace_id}/plan", {"plan": "self-hosted"})
+    assert by_admin.status_code == 403
+    key = (await call(ingest_server, mine.tokens["member"], "POST",
+                      f"/v1/projects/{mine.project_id}/keys")).json()["key"]
+    assert (await ingest_server.send([make_event() for _ in range(3)], token=key)).status_code \
+        == 200
+    assert (await ingest_server.send([make_event() for _ in range(2)], token=key)).status_code \
+        == 200
+    over = await ingest_server.send([make_event()], token=key)
+    assert over.status_code == 429
+    error = over.json()["error"]
+    assert error["code"] == "YAVIO-2054" and "5 events a month" in error["message"]
+
+    deadline = time.monotonic() + 10
+    while True:
+        usage = (await call(ingest_server, mine.tokens["viewer"], "GET",
+                            f"/v1/workspaces/{mine.workspace_id}/usage")).json()
+        if usage["workspace"]["events"] == 5 or time.monotonic() > deadline:
+            break
+        await asyncio.sleep(0.1)
+    assert usage["workspace"]["events"] == 5 and usage["workspace"]["monthlyEventQuota"] == 5
+    assert {p["id"]: p["events"] for p in usage["projects"]}[mine.project_id] == 5
+
+    unlimited = await call(ingest_server, mine.tokens["owner"], "PATCH",
+                           f"/v1/workspaces/{mine.workspace_id}/plan",
+                           {"plan": "self-hosted"})
+    assert unlimited.json()["monthlyEventQuota"] is None
+    assert (await ingest_server.send([make_event()], token=key)).status_code == 200
+
+
+async def test_usage_of_another_month_is_empty_and_a_bad_month_is_refused(
+        ingest_server: IngestServer, tenants: tuple[Tenant, Tenant]) -> None:
+    mine, theirs = tenants
+    path = f"/v1/workspaces/{mine.workspace_id}/usage"
+    old = await call(ingest_server, mine.tokens["viewer"], "GET", f"{path}?month=2001-01")
+    assert old.status_code == 200 and old.json()["workspace"]["events"] == 0
+    bad = await call(ingest_server, mine.tokens["viewer"], "GET", f"{path}?month=2001-13")
+    assert bad.status_code == 400
+    assert (await call(ingest_server, theirs.tokens["owner"], "GET", path)).status_code == 404

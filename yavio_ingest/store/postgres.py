@@ -213,6 +213,12 @@ class Workspaces:
             return cur.execute("SELECT * FROM workspaces WHERE id = %s",
                                (workspace_id,)).fetchone()
 
+    def set_plan(self, workspace_id: uuid.UUID, plan: str, quota: int | None) -> Workspace:
+        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(Workspace)) as cur:
+            return cur.execute(
+                "UPDATE workspaces SET plan = %s, monthly_event_quota = %s WHERE id = %s "
+                "RETURNING *", (plan, quota, workspace_id)).fetchone()
+
     def delete(self, workspace_id: uuid.UUID) -> None:
         """The workspace and, by cascade, its members, invitations, projects and keys."""
         with self.pool.connection() as conn:
