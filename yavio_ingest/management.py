@@ -8,6 +8,7 @@ exist, so no one learns what other tenants have; a member whose role is too low 
 
 from __future__ import annotations
 
+import logging
 import re
 import uuid
 from collections.abc import Awaitable, Callable
@@ -32,6 +33,8 @@ from yavio_ingest.store.postgres import (
 from yavio_sdk.events import format_timestamp
 
 __all__ = ["add_routes", "bearer_user"]
+
+log = logging.getLogger("yavio.ingest.management")
 
 RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 DEFAULT_GRACE_SECONDS = 86_400
@@ -170,7 +173,7 @@ class _Api:
         workspace, _ = await self._workspace(request, user, "owner")
         await self._blocking(self.store.workspaces.delete, workspace.id)
         self._app[INGEST].auth.forget(workspace_id=str(workspace.id))
-        await self._blocking(self._app[self._clickhouse_key].erase, workspace.id)
+        await self._erase(workspace.id)
         return web.Response(status=204)
 
     # -- projects --------------------------------------------------------------------------------
@@ -200,9 +203,16 @@ class _Api:
         # event can arrive after the erase.
         await self._blocking(self.store.projects.delete, project.id)
         self._app[INGEST].auth.forget(project_id=str(project.id))
-        await self._blocking(self._app[self._clickhouse_key].erase, project.workspace_id,
-                             project.id)
+        await self._erase(project.workspace_id, project.id)
         return web.Response(status=204)
+
+    async def _erase(self, workspace_id: uuid.UUID, project_id: uuid.UUID | None = None) -> None:
+        """Erase the tenant's ClickHouse data once the events acknowledged before the deletion
+        have been written, so none of them lands after the erase."""
+        if not await self._app[INGEST].writer.caught_up():
+            log.warning("ClickHouse is behind the spool; erasing now, events still on their "
+                        "way may remain for workspace %s", workspace_id)
+        await self._blocking(self._app[self._clickhouse_key].erase, workspace_id, project_id)
 
     # -- API keys --------------------------------------------------------------------------------
 

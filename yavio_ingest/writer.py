@@ -87,6 +87,19 @@ class Writer:
             self._task.cancel()
         self._task = None
 
+    async def caught_up(self, timeout_s: float = 5.0) -> bool:
+        """Wait until everything appended to the spool before this call is in ClickHouse;
+        False if `timeout_s` passed first (ClickHouse down or far behind)."""
+        target = self.spool.end
+        self._wake.set()
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + timeout_s
+        while self.spool.checkpoint < target:
+            if loop.time() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
     def appended(self, rows: int) -> None:
         """Called after each spool append: wakes the writer early once a full block waits."""
         self._waiting_rows += rows

@@ -87,7 +87,7 @@ class IngestServer:
 def ingest_settings(home: Path, **overrides: Any) -> Settings:
     return Settings(home=home, database_url="unused", clickhouse_url="unused",
                     hmac_secret=TEST_SECRET, jwt_secret="jwt-" + TEST_SECRET,
-                    flush_interval_ms=20, **overrides)
+                    **{"flush_interval_ms": 20, **overrides})
 
 
 async def start_ingest_server(postgres: PostgresStore, clickhouse: ClickHouseStore,

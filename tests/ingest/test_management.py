@@ -374,3 +374,21 @@ async def test_usage_of_another_month_is_empty_and_a_bad_month_is_refused(
     bad = await call(ingest_server, mine.tokens["viewer"], "GET", f"{path}?month=2001-13")
     assert bad.status_code == 400
     assert (await call(ingest_server, theirs.tokens["owner"], "GET", path)).status_code == 404
+
+
+@pytest.mark.parametrize("settings_overrides", [{"flush_interval_ms": 1000}], ids=["slow-writer"])
+async def test_events_acknowledged_just_before_a_deletion_do_not_come_back(
+        ingest_server: IngestServer, tenants: tuple[Tenant, Tenant]) -> None:
+    mine, _ = tenants
+    doomed = (await call(ingest_server, mine.tokens["member"], "POST",
+                         f"/v1/workspaces/{mine.workspace_id}/projects", {"name": "Brief"})).json()
+    key = (await call(ingest_server, mine.tokens["member"], "POST",
+                      f"/v1/projects/{doomed['id']}/keys")).json()["key"]
+    assert (await ingest_server.send([make_event() for _ in range(20)], token=key)).status_code \
+        == 200
+    # the writer flushes once a second: the events are still in the spool when the project goes
+    deleted = await call(ingest_server, mine.tokens["owner"], "DELETE",
+                         f"/v1/projects/{doomed['id']}")
+    assert deleted.status_code == 204
+    await asyncio.sleep(1.5)  # past the writer's next flush
+    assert ingest_server.clickhouse.count_events(project_id=uuid.UUID(doomed["id"])) == 0
