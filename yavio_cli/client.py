@@ -41,6 +41,11 @@ class ApiError(RuntimeError):
         return " ".join(text.split())[:300]
 
 
+class PLAN_DEFAULT:  # a sentinel, passed as a value (the class itself)
+    """`set_plan(quota=PLAN_DEFAULT)`: send no quota, so the plan's own applies. Distinct from
+    None, which the API reads as unlimited."""
+
+
 def _segment(value: str) -> str:
     # Ids and slugs come from the user's command line: never let one add a path segment.
     return quote(str(value), safe="")
@@ -78,9 +83,9 @@ class YavioClient:
         return self._request("DELETE", path)
 
     def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None,
-                 allow: set[int] = frozenset()) -> Any:
+                 allow: set[int] = frozenset(), headers: dict[str, str] | None = None) -> Any:
         try:
-            response = self._http.request(method, path, json=body)
+            response = self._http.request(method, path, json=body, headers=headers)
         except httpx.TransportError as error:
             raise ServerUnavailable(str(error)) from error
         if response.status_code == 204 or not response.content:
@@ -103,6 +108,13 @@ class YavioClient:
     def stats(self) -> dict[str, Any]:
         return self.get("/v1/stats")
 
+    def widget_token(self, api_key: str, trace_id: str, session_id: str) -> dict[str, Any]:
+        """`{token, expiresAt}`, minted with an API key (not the client's access token): the
+        ingest answers 200 only for a key it accepts, so this is how `yavio init` checks one."""
+        return self._request("POST", "/v1/widget-tokens",
+                             body={"traceId": trace_id, "sessionId": session_id},
+                             headers={"Authorization": f"Bearer {api_key}"})
+
     # -- who am I, workspaces ----------------------------------------------------------------
 
     def me(self) -> dict[str, Any]:
@@ -117,6 +129,22 @@ class YavioClient:
 
     def delete_workspace(self, workspace_id: str) -> None:
         self.delete(f"/v1/workspaces/{_segment(workspace_id)}")
+
+    # -- usage and plans ---------------------------------------------------------------------
+
+    def usage(self, workspace_id: str, month: str | None = None) -> dict[str, Any]:
+        """`{month, workspace: {...workspace, events}, projects: [{id, slug, name, events}]}`
+        for `month` (`YYYY-MM`, default the current UTC month)."""
+        query = f"?month={quote(month, safe='')}" if month else ""
+        return self.get(f"/v1/workspaces/{_segment(workspace_id)}/usage{query}")
+
+    def set_plan(self, workspace_id: str, plan: str,
+                 quota: int | None | type[PLAN_DEFAULT] = PLAN_DEFAULT) -> dict[str, Any]:
+        """The updated workspace. `quota` None means unlimited; left out, the plan's default."""
+        body: dict[str, Any] = {"plan": plan}
+        if quota is not PLAN_DEFAULT:
+            body["monthlyEventQuota"] = quota
+        return self.patch(f"/v1/workspaces/{_segment(workspace_id)}/plan", body)
 
     # -- projects ----------------------------------------------------------------------------
 

@@ -1,5 +1,6 @@
 """The `yavio` command: the self-hosted stack (`up`, `down`, `status`, `logs`, `doctor`) here,
-the management groups (`keys`, `projects`, …) in `yavio_cli.commands`.
+the management groups (`keys`, `projects`, …), `usage`/`plan`, `login`/`logout` and `init` in
+`yavio_cli.commands`.
 
 Exit codes: 0 success, 1 a user error (one line saying what to do), 2 a usage error.
 """
@@ -18,7 +19,17 @@ import typer
 from rich.table import Table
 
 from yavio_cli import doctor, stack
-from yavio_cli.commands import invitations, keys, members, projects, tokens, workspaces
+from yavio_cli.commands import (
+    init,
+    invitations,
+    keys,
+    login,
+    members,
+    projects,
+    tokens,
+    usage,
+    workspaces,
+)
 from yavio_cli.home import YavioHome, default_home
 from yavio_cli.terminal import HomeOption, JsonOption, console
 from yavio_cli.terminal import fail as _fail
@@ -36,6 +47,7 @@ app.add_typer(keys.app, name="keys")
 app.add_typer(tokens.app, name="tokens")
 app.add_typer(members.app, name="members")
 app.add_typer(invitations.app, name="invitations")
+app.add_typer(usage.plan_app, name="plan")
 
 
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
@@ -229,6 +241,13 @@ def _print_status(result: dict) -> None:
     events = "unknown" if result["events"] is None else f"{result['events']:,}"
     console.print(f"data: {result['data_bytes'] / (1 << 20):.1f} MiB in {result['home']}"
                   f" · events: {events}")
+
+
+# Registered after the stack's commands, so `yavio --help` lists those first.
+app.command(name="usage")(usage.usage)
+app.command(name="login")(login.login)
+app.command(name="logout")(login.logout)
+app.command(name="init")(init.init)
 
 
 def main() -> None:

@@ -77,6 +77,9 @@ class FakeManagementApi:
         self.projects: dict[str, dict[str, Any]] = {}
         self.keys: dict[str, dict[str, Any]] = {}
         self.invitations: dict[str, dict[str, Any]] = {}  # hash -> invitation
+        self.key_hashes: dict[str, str] = {}             # hash of a raw API key -> key id
+        self.events: dict[str, int] = {}                 # project id -> events this month
+        self.refuse_api_keys = False                     # the ingest side refuses every key
         self.requests: list[Request] = []
 
     def add_user(self, email: str, name: str = "") -> dict[str, Any]:
@@ -98,7 +101,7 @@ class FakeManagementApi:
         return raw, record
 
     def add_workspace(self, name: str, slug: str, owner_id: str) -> dict[str, Any]:
-        workspace = {"id": str(uuid.uuid4()), "name": name, "slug": slug, "plan": "free",
+        workspace = {"id": str(uuid.uuid4()), "name": name, "slug": slug, "plan": "community",
                      "monthlyEventQuota": 1_000_000}
         self.workspaces[workspace["id"]] = workspace
         self.roles[(workspace["id"], owner_id)] = "owner"
@@ -116,6 +119,7 @@ class FakeManagementApi:
                "prefix": display_prefix(raw), "createdAt": iso(now()), "lastUsedAt": None,
                "revokedAt": None}
         self.keys[key["id"]] = key
+        self.key_hashes[credential_hash(raw, SECRET)] = key["id"]
         return raw, key
 
     def bootstrap(self) -> dict[str, Any]:
@@ -179,6 +183,10 @@ class FakeManagementApi:
             ("DELETE", "/v1/workspaces/{workspace}/members/{user}", self._remove_member),
             ("POST", "/v1/workspaces/{workspace}/invitations", self._invite),
             ("POST", "/v1/invitations/accept", self._accept),
+            ("GET", "/v1/workspaces/{workspace}/usage", self._usage),
+            ("PATCH", "/v1/workspaces/{workspace}/plan", self._set_plan),
+            ("GET", "/health", self._health),
+            ("POST", "/v1/widget-tokens", self._widget_token),
             ("GET", "/v1/tokens", self._list_tokens),
             ("POST", "/v1/tokens", self._create_token),
             ("DELETE", "/v1/tokens/{token}", self._revoke_token),
@@ -413,3 +421,50 @@ class FakeManagementApi:
             raise not_found("token")
         token["revokedAt"] = token["revokedAt"] or iso(now())
         return web.json_response(self._shown_token(token))
+
+    # -- usage and plans (one month of counts: `events`, whatever `?month=` asks) ------------
+
+    async def _usage(self, request: web.Request) -> web.Response:
+        user = self._caller(request)
+        workspace = self._workspace(request.match_info["workspace"], user)
+        month = request.query.get("month") or now().strftime("%Y-%m")
+        if not re.fullmatch(r"\d{4}-(0[1-9]|1[0-2])", month):
+            raise Refused(400, "YAVIO-3010", "month must be YYYY-MM.")
+        projects = [{"id": p["id"], "slug": p["slug"], "name": p["name"],
+                     "events": self.events.get(p["id"], 0)}
+                    for p in self.projects.values() if p["workspaceId"] == workspace["id"]]
+        return web.json_response({
+            "month": month, "projects": projects,
+            "workspace": {**self._shown_workspace(workspace, user),
+                          "events": sum(p["events"] for p in projects)}})
+
+    async def _set_plan(self, request: web.Request) -> web.Response:
+        user = self._caller(request)
+        workspace = self._workspace(request.match_info["workspace"], user, "owner")
+        body = request[BODY] or {}
+        defaults = {"self-hosted": None, "community": 1_000_000}
+        if body.get("plan") not in defaults:
+            raise Refused(400, "YAVIO-3010", "plan must be one of self-hosted, community.")
+        quota = body.get("monthlyEventQuota", defaults[body["plan"]])
+        if quota is not None and (not isinstance(quota, int) or quota < 0):
+            raise Refused(400, "YAVIO-3010", "monthlyEventQuota must be a whole number of "
+                                             "events, or null for unlimited.")
+        workspace.update(plan=body["plan"], monthlyEventQuota=quota)
+        return web.json_response(self._shown_workspace(workspace, user))
+
+    # -- the ingest's side, as much as `yavio init` probes ----------------------------------
+
+    async def _health(self, request: web.Request) -> web.Response:
+        return web.json_response({"status": "ok", "postgres": "up", "clickhouse": "up"})
+
+    async def _widget_token(self, request: web.Request) -> web.Response:
+        raw = request.headers.get("Authorization", "").removeprefix("Bearer ")
+        key = self.keys.get(self.key_hashes.get(credential_hash(raw, SECRET), ""))
+        if self.refuse_api_keys or key is None or (key["revokedAt"]
+                                                   and key["revokedAt"] <= iso(now())):
+            raise Refused(401, "YAVIO-2001", "Invalid API key.")
+        body = request[BODY] or {}
+        if not body.get("traceId") or not body.get("sessionId"):
+            raise Refused(400, "YAVIO-2300", "traceId and sessionId are required.")
+        return web.json_response({"token": "eyJ.fake.widget",
+                                  "expiresAt": iso(now() + timedelta(minutes=15))})

@@ -26,7 +26,7 @@ def accept(token: Annotated[str, typer.Argument(
     """
     # Sent without the saved token: that one is the stack owner's, and the invitation is for
     # its email's account, which the server finds or creates.
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open(anonymous=True) as client:
         accepted = client.accept_invitation(token, name)
     if as_json:

@@ -40,7 +40,7 @@ def create(name: NameOption = None, project: scope.ProjectOption = None,
 
     Example: `yavio keys create --name production`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.project(client, connection, workspace, project)
         created = client.create_key(target["id"], name)
@@ -59,7 +59,7 @@ def list_keys(project: scope.ProjectOption = None, workspace: scope.WorkspaceOpt
 
     Example: `yavio keys list --project checkout`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.project(client, connection, workspace, project)
         keys = client.keys(target["id"])
@@ -83,7 +83,7 @@ def revoke(key: KeyArgument, project: scope.ProjectOption = None,
 
     Example: `yavio keys revoke yav_0a1b2c3d`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.project(client, connection, workspace, project)
         found = _find(client.keys(target["id"]), key)
@@ -108,7 +108,7 @@ def rotate(key: KeyArgument,
 
     Example: `yavio keys rotate yav_0a1b2c3d --grace 7d`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.project(client, connection, workspace, project)
         found = _find(client.keys(target["id"]), key)

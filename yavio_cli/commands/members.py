@@ -42,7 +42,7 @@ def list_members(workspace: scope.WorkspaceOption = None, home: HomeOption = Non
 
     Example: `yavio members list --workspace acme`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         members = client.members(target["id"])
@@ -65,7 +65,7 @@ def invite(email: Annotated[str, typer.Argument(help="Who to invite.", show_defa
 
     Example: `yavio members invite ana@example.com --role viewer`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         invitation = client.invite(target["id"], email, role.value)
@@ -88,7 +88,7 @@ def change_role(user: UserArgument,
 
     Example: `yavio members role ana@example.com admin`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         member = _find(client, target, user)
@@ -107,7 +107,7 @@ def remove(user: UserArgument, workspace: scope.WorkspaceOption = None,
 
     Example: `yavio members remove ana@example.com`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         member = _find(client, target, user)

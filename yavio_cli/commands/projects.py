@@ -33,7 +33,7 @@ def create(name: Annotated[str, typer.Argument(help="The project's name.", show_
 
     Example: `yavio projects create "Checkout bot" --slug checkout`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         created = client.create_project(target["id"], name, slug)
@@ -51,7 +51,7 @@ def list_projects(workspace: scope.WorkspaceOption = None, home: HomeOption = No
 
     Example: `yavio projects list --workspace acme`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.workspace(client, connection, workspace)
         projects = client.projects(target["id"])
@@ -78,7 +78,7 @@ def delete(project: Annotated[str, typer.Argument(
     """
     if not yes:
         raise fail(f"Deleting project {project} erases all its events; add --yes to confirm.")
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = scope.project(client, connection, workspace, project)
         client.delete_project(target["id"])

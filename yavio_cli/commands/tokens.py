@@ -35,7 +35,7 @@ def create(name: Annotated[str | None, typer.Option(
 
     Example: `yavio tokens create --name ci --expires 30d`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         created = client.create_token(name, expires)
     if as_json:
@@ -53,7 +53,7 @@ def list_tokens(home: HomeOption = None, as_json: JsonOption = False) -> None:
 
     Example: `yavio tokens list`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         tokens = client.tokens()
     if as_json:
@@ -77,7 +77,7 @@ def revoke(token: Annotated[str, typer.Argument(
 
     Example: `yavio tokens revoke yat_0a1b2c3d`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         found = lookup.find(client.tokens(), token, fields=("id",), prefix_field="prefix",
                             noun="token", listing="yavio tokens list",

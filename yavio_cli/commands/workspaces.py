@@ -28,7 +28,7 @@ def create(name: Annotated[str, typer.Argument(help="The workspace's name.", sho
 
     Example: `yavio workspaces create Acme --slug acme`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         created = client.create_workspace(name, slug)
     if as_json:
@@ -44,7 +44,7 @@ def list_workspaces(home: HomeOption = None, as_json: JsonOption = False) -> Non
 
     Example: `yavio workspaces list --json`
     """
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         workspaces = client.workspaces()
     if as_json:
@@ -73,7 +73,7 @@ def delete(workspace: Annotated[str, typer.Argument(
     if not yes:
         raise fail(f"Deleting workspace {workspace} erases all its projects and events; "
                    "add --yes to confirm.")
-    connection = Connection.local(home)
+    connection = Connection.for_home(home)
     with connection.open() as client:
         target = lookup.find(client.workspaces(), workspace, fields=("id", "slug"),
                              noun="workspace", listing="yavio workspaces list")
