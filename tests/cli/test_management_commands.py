@@ -5,7 +5,6 @@ a home directory laid out the way `yavio up` leaves it."""
 from __future__ import annotations
 
 import json
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -13,6 +12,7 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.cli.conftest import make_home
 from tests.cli.fake_management_api import FakeManagementApi
 from tests.conftest import free_port
 from yavio_cli.home import write_private_json
@@ -39,41 +39,6 @@ REACHING_THE_SERVER = [
     ["members", "invite", "ana@example.com"], ["members", "role", "ana@example.com", "admin"],
     ["members", "remove", "ana@example.com"],
 ]
-
-
-@pytest.fixture(scope="module")
-def running_api() -> Iterator[FakeManagementApi]:
-    api = FakeManagementApi()
-    api.start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def api(running_api: FakeManagementApi) -> FakeManagementApi:
-    running_api.reset()
-    return running_api
-
-
-def make_home(root: Path, port: int, credentials: dict[str, Any] | None) -> Path:
-    """A `$YAVIO_HOME` as `yavio up` leaves it: state.json with the server's address, and
-    credentials.json with the bootstrap's token and defaults."""
-    write_private_json(root / "state.json",
-                       {"server": {"pid": None, "host": "127.0.0.1", "port": port}})
-    if credentials is not None:
-        write_private_json(root / "credentials.json",
-                           {"server": f"http://127.0.0.1:{port}", **credentials})
-    return root
-
-
-@pytest.fixture
-def owner(api: FakeManagementApi) -> dict[str, Any]:
-    return api.bootstrap()
-
-
-@pytest.fixture
-def home(tmp_path: Path, api: FakeManagementApi, owner: dict[str, Any]) -> Path:
-    return make_home(tmp_path / "home", api.port, owner)
 
 
 def home_of(tmp_path: Path, api: FakeManagementApi, owner: dict[str, Any], role: str) -> Path:

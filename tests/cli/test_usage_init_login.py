@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -14,43 +13,15 @@ import pytest
 from click.testing import Result
 from typer.testing import CliRunner
 
+from tests.cli.conftest import make_home
 from tests.cli.fake_management_api import FakeManagementApi
-from tests.cli.test_management_commands import (
-    NOT_RUNNING,
-    error_line,
-    json_of,
-    make_home,
-)
+from tests.cli.test_management_commands import NOT_RUNNING, error_line, json_of
 from tests.conftest import free_port
 from yavio_cli.home import write_private_json
 from yavio_cli.main import app
 from yavio_sdk.config import resolve_config
 
 runner = CliRunner()
-
-
-@pytest.fixture(scope="module")
-def running_api() -> Iterator[FakeManagementApi]:
-    api = FakeManagementApi()
-    api.start()
-    yield api
-    api.stop()
-
-
-@pytest.fixture
-def api(running_api: FakeManagementApi) -> FakeManagementApi:
-    running_api.reset()
-    return running_api
-
-
-@pytest.fixture
-def owner(api: FakeManagementApi) -> dict[str, Any]:
-    return api.bootstrap()
-
-
-@pytest.fixture
-def home(tmp_path: Path, api: FakeManagementApi, owner: dict[str, Any]) -> Path:
-    return make_home(tmp_path / "home", api.port, owner)
 
 
 @pytest.fixture
