@@ -15,12 +15,13 @@ from typing import Any
 
 from aiohttp import web
 
+from yavio_ingest.access import bearer_user
 from yavio_ingest.auth import Authenticator
 from yavio_ingest.client_ip import parse_networks
 from yavio_ingest.dedup import RecentIds
 from yavio_ingest.fanout import Fanout
 from yavio_ingest.ingestion import INGEST, Ingest, post_events, post_widget_tokens
-from yavio_ingest.management import add_routes, bearer_user
+from yavio_ingest.management import add_routes
 from yavio_ingest.openapi import openapi_document
 from yavio_ingest.quota import Quotas
 from yavio_ingest.ratelimit import RateLimiter

@@ -18,6 +18,7 @@ from typing import Any
 import psycopg
 from aiohttp import web
 
+from yavio_ingest.access import Access, path_uuid
 from yavio_ingest.ingestion import INGEST
 from yavio_ingest.quota import PLAN_QUOTAS, month_start
 from yavio_ingest.responses import Reject, json_reply
@@ -32,11 +33,10 @@ from yavio_ingest.store.postgres import (
 )
 from yavio_sdk.events import format_timestamp
 
-__all__ = ["add_routes", "bearer_user"]
+__all__ = ["add_routes"]
 
 log = logging.getLogger("yavio.ingest.management")
 
-RANK = {"viewer": 0, "member": 1, "admin": 2, "owner": 3}
 DEFAULT_GRACE_SECONDS = 86_400
 _MAX_GRACE_SECONDS = 30 * 86_400
 _SLUG = re.compile(r"[a-z0-9][a-z0-9-]{0,47}")
@@ -78,16 +78,6 @@ def add_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any,
         app.router.add_route(method, path, _answering(handler))
 
 
-def bearer_user(store: PostgresStore, authorization: str) -> User | None:
-    """The user of an `Authorization: Bearer yat_…` header, if the token is valid (looked up on
-    every request: a revoked token fails at once). Blocking."""
-    scheme, _, token = authorization.partition(" ")
-    token = token.strip()
-    if scheme.lower() != "bearer" or not token.startswith("yat_"):
-        return None
-    return store.access_tokens.user_of(token)
-
-
 def _answering(handler: Handler) -> Handler:
     async def answer(request: web.Request) -> web.StreamResponse:
         try:
@@ -105,6 +95,7 @@ class _Api:
         self._postgres_key = postgres_key
         self._clickhouse_key = clickhouse_key
         self._blocking = blocking
+        self.access = Access(app, postgres_key, blocking)
 
     @property
     def store(self) -> PostgresStore:
@@ -112,44 +103,14 @@ class _Api:
 
     # -- who is asking ---------------------------------------------------------------------------
 
-    async def _user(self, request: web.Request) -> User:
-        user = await self._blocking(bearer_user, self.store,
-                                    request.headers.get("Authorization", ""))
-        if user is None:
-            raise Reject("YAVIO-3000")
-        return user
-
-    async def _workspace(self, request: web.Request, user: User, needed: str,
-                         ) -> tuple[Workspace, str]:
-        workspace_id = _uuid(request.match_info["workspace"])
-        role = await self._blocking(self.store.workspaces.role_of, workspace_id, user.id)
-        if role is None:
-            raise Reject("YAVIO-3004")
-        _require(role, needed)
-        workspace = await self._blocking(self.store.workspaces.get, workspace_id)
-        if workspace is None:
-            raise Reject("YAVIO-3004")
-        return workspace, role
-
-    async def _project(self, request: web.Request, user: User, needed: str) -> Project:
-        project = await self._blocking(self.store.projects.get,
-                                       _uuid(request.match_info["project"]))
-        if project is None:
-            raise Reject("YAVIO-3004")
-        role = await self._blocking(self.store.workspaces.role_of, project.workspace_id, user.id)
-        if role is None:
-            raise Reject("YAVIO-3004")
-        _require(role, needed)
-        return project
-
     # -- the caller, workspaces ------------------------------------------------------------------
 
     async def me(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         return json_reply({"user": _user(user), "workspaces": await self._workspaces_of(user)})
 
     async def list_workspaces(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         return json_reply({"workspaces": await self._workspaces_of(user)})
 
     async def _workspaces_of(self, user: User) -> list[dict[str, Any]]:
@@ -159,7 +120,7 @@ class _Api:
         return [_workspace(w, role) for w, role in zip(workspaces, roles, strict=True)]
 
     async def create_workspace(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         body = await _body(request)
         name, slug = _name_and_slug(body)
         try:
@@ -169,8 +130,8 @@ class _Api:
         return json_reply(_workspace(workspace, "owner"), 201)
 
     async def delete_workspace(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "owner")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "owner")
         await self._blocking(self.store.workspaces.delete, workspace.id)
         self._app[INGEST].auth.forget(workspace_id=str(workspace.id))
         await self._erase(workspace.id)
@@ -179,14 +140,14 @@ class _Api:
     # -- projects --------------------------------------------------------------------------------
 
     async def list_projects(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "viewer")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "viewer")
         projects = await self._blocking(self.store.projects.in_workspace, workspace.id)
         return json_reply({"projects": [_project(p) for p in projects]})
 
     async def create_project(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "member")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "member")
         name, slug = _name_and_slug(await _body(request))
         try:
             project = await self._blocking(self.store.projects.create, workspace.id, name, slug)
@@ -197,8 +158,8 @@ class _Api:
         return json_reply(_project(project), 201)
 
     async def delete_project(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        project = await self._project(request, user, "owner")
+        user = await self.access.user(request)
+        project = await self.access.project(request, user, "owner")
         # Keys first (the cascade deletes them, the cache forgets them), then the data: no
         # event can arrive after the erase.
         await self._blocking(self.store.projects.delete, project.id)
@@ -217,28 +178,29 @@ class _Api:
     # -- API keys --------------------------------------------------------------------------------
 
     async def list_keys(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        project = await self._project(request, user, "viewer")
+        user = await self.access.user(request)
+        project = await self.access.project(request, user, "viewer")
         keys = await self._blocking(self.store.api_keys.of_project, project.id)
         return json_reply({"keys": [_key(k) for k in keys]})
 
     async def create_key(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        project = await self._project(request, user, "member")
+        user = await self.access.user(request)
+        project = await self.access.project(request, user, "member")
         body = await _body(request, required=False)
         name = _text(body.get("name", ""), "name", 256)
         raw, key = await self._blocking(self.store.api_keys.create, project.id, name)
         return json_reply({"key": raw, **_key(key)}, 201)
 
     async def _own_key(self, request: web.Request, project: Project) -> ApiKey:
-        key = await self._blocking(self.store.api_keys.get, _uuid(request.match_info["key"]))
+        key = await self._blocking(self.store.api_keys.get,
+                                   path_uuid(request.match_info["key"]))
         if key is None or key.project_id != project.id:
             raise Reject("YAVIO-3004")
         return key
 
     async def revoke_key(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        project = await self._project(request, user, "member")
+        user = await self.access.user(request)
+        project = await self.access.project(request, user, "member")
         key = await self._own_key(request, project)
         await self._blocking(self.store.api_keys.revoke, key.id)
         self._app[INGEST].auth.forget(key_id=str(key.id))
@@ -247,8 +209,8 @@ class _Api:
     async def rotate_key(self, request: web.Request) -> web.Response:
         """A new key for the same project; the old one keeps working for `graceSeconds` (a day
         by default), so servers can be redeployed with the new key without losing events."""
-        user = await self._user(request)
-        project = await self._project(request, user, "member")
+        user = await self.access.user(request)
+        project = await self.access.project(request, user, "member")
         old = await self._own_key(request, project)
         body = await _body(request, required=False)
         grace = body.get("graceSeconds", DEFAULT_GRACE_SECONDS)
@@ -268,23 +230,23 @@ class _Api:
     # -- members and invitations -----------------------------------------------------------------
 
     async def list_members(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "viewer")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "viewer")
         members = await self._blocking(self.store.workspaces.members, workspace.id)
         return json_reply({"members": [
             {"userId": str(m.user_id), "email": m.email, "name": m.name, "role": m.role}
             for m in members]})
 
     async def _member(self, request: web.Request, workspace: Workspace) -> tuple[uuid.UUID, str]:
-        member_id = _uuid(request.match_info["user"])
+        member_id = path_uuid(request.match_info["user"])
         role = await self._blocking(self.store.workspaces.role_of, workspace.id, member_id)
         if role is None:
             raise Reject("YAVIO-3004")
         return member_id, role
 
     async def set_role(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, my_role = await self._workspace(request, user, "admin")
+        user = await self.access.user(request)
+        workspace, my_role = await self.access.workspace(request, user, "admin")
         member_id, current = await self._member(request, workspace)
         role = (await _body(request)).get("role")
         if role not in ROLES:
@@ -299,8 +261,8 @@ class _Api:
         return json_reply({"userId": str(member_id), "role": role})
 
     async def remove_member(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, my_role = await self._workspace(request, user, "admin")
+        user = await self.access.user(request)
+        workspace, my_role = await self.access.workspace(request, user, "admin")
         member_id, current = await self._member(request, workspace)
         if current == "owner":
             if my_role != "owner":
@@ -311,8 +273,8 @@ class _Api:
         return web.Response(status=204)
 
     async def invite(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "admin")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "admin")
         body = await _body(request)
         email, role = body.get("email"), body.get("role", "member")
         if not isinstance(email, str) or not _EMAIL.fullmatch(email.strip()):
@@ -334,7 +296,7 @@ class _Api:
             raise Reject("YAVIO-3011")
         signed_in = "Authorization" in request.headers
         if signed_in:
-            user = await self._user(request)
+            user = await self.access.user(request)
         else:
             pending = await self._blocking(self.store.invitations.pending, raw)
             if pending is None:
@@ -360,8 +322,8 @@ class _Api:
     async def usage(self, request: web.Request) -> web.Response:
         """Events per project of the workspace in a month (`?month=YYYY-MM`, default this one),
         beside the plan's quota."""
-        user = await self._user(request)
-        workspace, _ = await self._workspace(request, user, "viewer")
+        user = await self.access.user(request)
+        workspace, _ = await self.access.workspace(request, user, "viewer")
         month = request.query.get("month") or month_start()[:7]
         if not _MONTH.fullmatch(month):
             raise Reject("YAVIO-3010", "month must be YYYY-MM.")
@@ -378,8 +340,8 @@ class _Api:
     async def set_plan(self, request: web.Request) -> web.Response:
         """The workspace's plan and monthly event quota (owner); the plan's default quota unless
         `monthlyEventQuota` is given (null: unlimited)."""
-        user = await self._user(request)
-        workspace, role = await self._workspace(request, user, "owner")
+        user = await self.access.user(request)
+        workspace, role = await self.access.workspace(request, user, "owner")
         body = await _body(request)
         plan = body.get("plan", workspace.plan)
         if plan not in PLAN_QUOTAS:
@@ -396,12 +358,12 @@ class _Api:
     # -- access tokens ---------------------------------------------------------------------------
 
     async def list_tokens(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         tokens = await self._blocking(self.store.access_tokens.of_user, user.id)
         return json_reply({"tokens": [_token(t) for t in tokens]})
 
     async def create_token(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         body = await _body(request, required=False)
         name = _text(body.get("name", ""), "name", 256)
         days = body.get("expiresInDays")
@@ -414,27 +376,15 @@ class _Api:
         return json_reply({"token": raw, **_token(token)}, 201)
 
     async def revoke_token(self, request: web.Request) -> web.Response:
-        user = await self._user(request)
+        user = await self.access.user(request)
         token = await self._blocking(self.store.access_tokens.revoke, user.id,
-                                     _uuid(request.match_info["token"]))
+                                     path_uuid(request.match_info["token"]))
         if token is None:
             raise Reject("YAVIO-3004")
         return json_reply(_token(token))
 
 
 # -- helpers of this module ----------------------------------------------------------------------
-
-def _require(role: str, needed: str) -> None:
-    if RANK[role] < RANK[needed]:
-        raise Reject("YAVIO-3003", f"This needs the {needed} role or higher; you are {role}.")
-
-
-def _uuid(value: str) -> uuid.UUID:
-    try:
-        return uuid.UUID(value)
-    except ValueError:
-        raise Reject("YAVIO-3004") from None  # an id that cannot exist does not exist
-
 
 async def _body(request: web.Request, *, required: bool = True) -> dict[str, Any]:
     if not request.can_read_body:
