@@ -25,6 +25,7 @@ from yavio_ingest.management import add_routes
 from yavio_ingest.openapi import openapi_document
 from yavio_ingest.quota import Quotas
 from yavio_ingest.ratelimit import RateLimiter
+from yavio_ingest.read_api import add_read_routes
 from yavio_ingest.responses import REQUEST_ID, error_reply
 from yavio_ingest.settings import Settings
 from yavio_ingest.spool import Spool
@@ -122,6 +123,7 @@ def create_app(settings: Settings, postgres: PostgresStore,
     app.router.add_get("/v1/stats", stats)
     app.router.add_get("/openapi.json", openapi_document)
     add_routes(app, POSTGRES, CLICKHOUSE, blocking)
+    add_read_routes(app, POSTGRES, CLICKHOUSE, blocking)
     return app
 
 

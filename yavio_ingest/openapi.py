@@ -81,6 +81,7 @@ def build_document() -> dict[str, Any]:
             "/v1/stats": {"get": _get_stats()},
             "/openapi.json": {"get": _get_openapi()},
             **_management_paths(),
+            "/v1/projects/{project}/overview": {"get": _get_overview()},
         },
         "components": {
             "schemas": schemas,
@@ -521,4 +522,47 @@ def _management_schemas() -> dict[str, Any]:
                           monthlyEventQuota={"type": ["integer", "null"], "minimum": 0}),
         "TokenRequest": obj([], name={"type": "string", "maxLength": 256},
                             expiresInDays={"type": "integer", "minimum": 1, "maximum": 3650}),
+    }
+
+
+# -- the read API ----------------------------------------------------------------------------
+
+_RANGE_PARAMETERS = [
+    {"name": "from", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "date-time"},
+     "description": "Start, ISO-8601 (UTC without an offset); default: 7 days before `to`."},
+    {"name": "to", "in": "query", "required": False,
+     "schema": {"type": "string", "format": "date-time"},
+     "description": "End (exclusive); default: now. At most three years after `from`."},
+    {"name": "platform", "in": "query", "required": False, "explode": True,
+     "schema": {"type": "array", "items": {"type": "string"}},
+     "description": "Only these platforms (repeat, or comma-separate)."},
+]
+
+
+def _get_overview() -> dict[str, Any]:
+    kpi = {"type": "object", "required": ["value", "previous"]}
+    return {
+        "operationId": "overview",
+        "summary": "A project's KPIs (with the previous period's), platform mix, top tools and "
+                   "invocations per bucket (hour up to 2 days, day up to 60, week up to 184, "
+                   "else month; zero-filled)",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       *_RANGE_PARAMETERS],
+        "responses": {
+            "200": _json_response("The overview.", {
+                "type": "object", "required": ["range", "kpis", "platforms", "topTools",
+                                               "series"],
+                "properties": {
+                    "range": {"type": "object"},
+                    "kpis": {"type": "object", "additionalProperties": kpi},
+                    "platforms": {"type": "array", "items": {"type": "object"}},
+                    "topTools": {"type": "array", "items": {"type": "object"}},
+                    "series": {"type": "array", "items": {"type": "object"}},
+                }}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
+        },
     }

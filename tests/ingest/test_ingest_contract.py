@@ -26,7 +26,12 @@ import jwt
 import pytest
 
 from tests.conftest import TEST_SECRET, PostgresServer
-from tests.ingest.conftest import IngestServer, ingest_settings, make_event, start_ingest_server
+from tests.ingest.conftest import (
+    IngestServer,
+    ingest_settings,
+    make_event,
+    start_ingest_server,
+)
 from yavio_ingest.app import SETTINGS
 from yavio_ingest.credentials import credential_hash, display_prefix
 from yavio_ingest.store.clickhouse import ClickHouseStore

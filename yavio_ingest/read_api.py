@@ -1,0 +1,33 @@
+"""The read API (SPEC 7): the analytics behind the CLI and the TUI's views, for a project the
+caller can read (viewer or higher; 404 for anyone else). One route per view; the queries live
+in one module per view (`overview.py`, ...)."""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from yavio_ingest.access import Access
+from yavio_ingest.overview import overview
+from yavio_ingest.responses import Reject, json_reply
+from yavio_ingest.time_range import parse_range
+
+__all__ = ["add_read_routes"]
+
+
+def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any,
+                    blocking: Callable[..., Awaitable[Any]]) -> None:
+    access = Access(app, postgres_key, blocking)
+
+    async def get_overview(request: web.Request) -> web.Response:
+        try:
+            user = await access.user(request)
+            project = await access.project(request, user, "viewer")
+            period = parse_range(request.query)
+            return json_reply(await blocking(overview, app[clickhouse_key], project.id, period))
+        except Reject as reject:
+            return reject.reply(request)
+
+    app.router.add_get("/v1/projects/{project}/overview", get_overview)
