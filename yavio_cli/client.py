@@ -161,6 +161,9 @@ class YavioClient:
 
     # -- API keys ----------------------------------------------------------------------------
 
+    def trace(self, project_id: str, trace_id: str) -> dict[str, Any]:
+        return self.get(f"/v1/projects/{_segment(project_id)}/traces/{_segment(trace_id)}")
+
     def keys(self, project_id: str) -> list[dict[str, Any]]:
         return self.get(f"/v1/projects/{_segment(project_id)}/keys")["keys"]
 

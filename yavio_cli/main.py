@@ -27,6 +27,7 @@ from yavio_cli.commands import (
     members,
     projects,
     tokens,
+    trace,
     usage,
     workspaces,
 )
@@ -248,6 +249,7 @@ app.command(name="usage")(usage.usage)
 app.command(name="login")(login.login)
 app.command(name="logout")(login.logout)
 app.command(name="init")(init.init)
+app.command(name="trace")(trace.trace)
 
 
 def main() -> None:

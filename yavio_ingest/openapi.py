@@ -82,6 +82,7 @@ def build_document() -> dict[str, Any]:
             "/openapi.json": {"get": _get_openapi()},
             **_management_paths(),
             "/v1/projects/{project}/overview": {"get": _get_overview()},
+            "/v1/projects/{project}/traces/{trace}": {"get": _get_trace()},
         },
         "components": {
             "schemas": schemas,
@@ -564,5 +565,29 @@ def _get_overview() -> dict[str, Any]:
                     "series": {"type": "array", "items": {"type": "object"}},
                 }}),
             **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
+        },
+    }
+
+
+def _get_trace() -> dict[str, Any]:
+    return {
+        "operationId": "trace",
+        "summary": "One trace's server and widget events in flow order (the tool call, the "
+                   "server's events, the widget response, the widget's events, conversions; "
+                   "steps by step_sequence within a millisecond)",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       {"name": "trace", "in": "path", "required": True,
+                        "schema": {"type": "string", "minLength": 1, "maxLength": 128}}],
+        "responses": {
+            "200": _json_response("The trace.", {
+                "type": "object", "required": ["traceId", "sessionId", "events"],
+                "properties": {"traceId": {"type": "string"}, "sessionId": {"type": "string"},
+                               "userId": {"type": ["string", "null"]},
+                               "platform": {"type": ["string", "null"]},
+                               "events": {"type": "array", "items": {"type": "object"}}}}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004")),
         },
     }

@@ -13,6 +13,7 @@ from yavio_ingest.access import Access
 from yavio_ingest.overview import overview
 from yavio_ingest.responses import Reject, json_reply
 from yavio_ingest.time_range import parse_range
+from yavio_ingest.traces import trace
 
 __all__ = ["add_read_routes"]
 
@@ -30,4 +31,17 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
         except Reject as reject:
             return reject.reply(request)
 
+    async def get_trace(request: web.Request) -> web.Response:
+        try:
+            user = await access.user(request)
+            project = await access.project(request, user, "viewer")
+            found = await blocking(trace, app[clickhouse_key], project.id,
+                                   request.match_info["trace"])
+            if found is None:
+                raise Reject("YAVIO-3004", "No event of this trace in the project.")
+            return json_reply(found)
+        except Reject as reject:
+            return reject.reply(request)
+
     app.router.add_get("/v1/projects/{project}/overview", get_overview)
+    app.router.add_get("/v1/projects/{project}/traces/{trace}", get_trace)
