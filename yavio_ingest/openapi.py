@@ -82,6 +82,7 @@ def build_document() -> dict[str, Any]:
             "/openapi.json": {"get": _get_openapi()},
             **_management_paths(),
             "/v1/projects/{project}/overview": {"get": _get_overview()},
+            "/v1/projects/{project}/errors": {"get": _get_errors()},
             "/v1/projects/{project}/traces/{trace}": {"get": _get_trace()},
         },
         "components": {
@@ -589,5 +590,27 @@ def _get_trace() -> dict[str, Any]:
                                "platform": {"type": ["string", "null"]},
                                "events": {"type": "array", "items": {"type": "object"}}}}),
             **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004")),
+        },
+    }
+
+
+def _get_errors() -> dict[str, Any]:
+    return {
+        "operationId": "errors",
+        "summary": "A project's failed tool calls: totals, by category and by tool, per bucket "
+                   "(zero-filled) and the latest 20 with their trace",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       *_RANGE_PARAMETERS],
+        "responses": {
+            "200": _json_response("The errors.", {
+                "type": "object",
+                "required": ["invocations", "errors", "errorRate", "byCategory", "byTool",
+                             "series", "recent"],
+                "properties": {name: {"type": "array", "items": {"type": "object"}}
+                               for name in ("byCategory", "byTool", "series", "recent")}}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
         },
     }

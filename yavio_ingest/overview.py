@@ -15,7 +15,7 @@ from typing import Any
 from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.time_range import TimeRange
 
-__all__ = ["overview"]
+__all__ = ["events_of", "iso", "overview"]
 
 TOP_TOOLS = 10
 
@@ -63,7 +63,7 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
     """The overview's JSON (blocking: several ClickHouse queries)."""
     current = _kpis(store, project_id, period)
     previous = _kpis(store, project_id, period.previous)
-    events = _events(period)
+    events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
     platforms = store.query(_PLATFORMS.format(events=events), parameters)
     tools = store.query(_TOOLS.format(events=events, limit=TOP_TOOLS), parameters)
@@ -73,7 +73,7 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
         step=period.fill_step), parameters)
     total = sum(calls for _, calls in platforms)
     return {
-        "range": {"from": _iso(period.start), "to": _iso(period.end), "bucket": period.bucket,
+        "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,
                   "platforms": list(period.platforms)},
         "kpis": {name: {"value": value, "previous": previous[name]}
                  for name, value in current.items()},
@@ -84,16 +84,18 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
                       "errorRate": errors / calls if calls else 0.0,
                       "p95LatencyMs": _number(p95)}
                      for name, calls, errors, p95 in tools],
-        "series": [{"bucket": _iso(bucket), "invocations": count} for bucket, count in series],
+        "series": [{"bucket": iso(bucket), "invocations": count} for bucket, count in series],
     }
 
 
-def _events(period: TimeRange) -> str:
+def events_of(period: TimeRange) -> str:
+    """The deduplicated events of the range and platforms, as a subquery (parameters
+    `project` and `TimeRange.parameters()`)."""
     return _EVENTS.replace("{range}", period.condition())
 
 
 def _kpis(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> dict[str, Any]:
-    events = _events(period)
+    events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
     invocations, sessions, errors, p50, p95, conversions = store.query(
         _KPIS.format(events=events), parameters)[0]
@@ -117,6 +119,7 @@ def _number(value: Any) -> float | None:
     return number if number == number else None  # NaN: no values
 
 
-def _iso(when: Any) -> str:
+def iso(when: Any) -> str:
+    """A ClickHouse DateTime as ISO-8601 UTC with milliseconds and `Z`."""
     text = when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z"
     return text

@@ -10,6 +10,7 @@ from typing import Any
 from aiohttp import web
 
 from yavio_ingest.access import Access
+from yavio_ingest.errors_view import errors
 from yavio_ingest.overview import overview
 from yavio_ingest.responses import Reject, json_reply
 from yavio_ingest.time_range import parse_range
@@ -22,14 +23,17 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
                     blocking: Callable[..., Awaitable[Any]]) -> None:
     access = Access(app, postgres_key, blocking)
 
-    async def get_overview(request: web.Request) -> web.Response:
-        try:
-            user = await access.user(request)
-            project = await access.project(request, user, "viewer")
-            period = parse_range(request.query)
-            return json_reply(await blocking(overview, app[clickhouse_key], project.id, period))
-        except Reject as reject:
-            return reject.reply(request)
+    def ranged(view: Callable[..., dict[str, Any]]) -> Callable[..., Awaitable[web.Response]]:
+        """A view over a project and a time range (`from`, `to`, `platform`)."""
+        async def answer(request: web.Request) -> web.Response:
+            try:
+                user = await access.user(request)
+                project = await access.project(request, user, "viewer")
+                period = parse_range(request.query)
+                return json_reply(await blocking(view, app[clickhouse_key], project.id, period))
+            except Reject as reject:
+                return reject.reply(request)
+        return answer
 
     async def get_trace(request: web.Request) -> web.Response:
         try:
@@ -43,5 +47,6 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
         except Reject as reject:
             return reject.reply(request)
 
-    app.router.add_get("/v1/projects/{project}/overview", get_overview)
+    app.router.add_get("/v1/projects/{project}/overview", ranged(overview))
+    app.router.add_get("/v1/projects/{project}/errors", ranged(errors))
     app.router.add_get("/v1/projects/{project}/traces/{trace}", get_trace)
