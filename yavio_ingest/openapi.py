@@ -83,6 +83,7 @@ def build_document() -> dict[str, Any]:
             **_management_paths(),
             "/v1/projects/{project}/overview": {"get": _get_overview()},
             "/v1/projects/{project}/errors": {"get": _get_errors()},
+            "/v1/projects/{project}/traces": {"get": _list_traces()},
             "/v1/projects/{project}/traces/{trace}": {"get": _get_trace()},
         },
         "components": {
@@ -611,6 +612,32 @@ def _get_errors() -> dict[str, Any]:
                              "series", "recent"],
                 "properties": {name: {"type": "array", "items": {"type": "object"}}
                                for name in ("byCategory", "byTool", "series", "recent")}}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
+        },
+    }
+
+
+def _list_traces() -> dict[str, Any]:
+    filters = [{"name": name, "in": "query", "required": False, "schema": schema,
+                "description": description} for name, schema, description in (
+        ("session", {"type": "string"}, "Only this session's traces."),
+        ("user", {"type": "string"}, "Only traces with an event of this user."),
+        ("tool", {"type": "string"}, "Only calls of this tool."),
+        ("status", {"enum": ["success", "error"]}, "Only calls that succeeded, or failed."),
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+         "At most this many traces (200 at most)."))]
+    return {
+        "operationId": "listTraces",
+        "summary": "The latest tool-call traces of a range, newest first",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       *_RANGE_PARAMETERS, *filters],
+        "responses": {
+            "200": _json_response("The traces.", {
+                "type": "object", "required": ["traces"],
+                "properties": {"traces": {"type": "array", "items": {"type": "object"}}}}),
             **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
         },
     }

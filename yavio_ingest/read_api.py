@@ -14,7 +14,7 @@ from yavio_ingest.errors_view import errors
 from yavio_ingest.overview import overview
 from yavio_ingest.responses import Reject, json_reply
 from yavio_ingest.time_range import parse_range
-from yavio_ingest.traces import trace
+from yavio_ingest.traces import TRACE_FILTERS, trace, traces
 
 __all__ = ["add_read_routes"]
 
@@ -47,6 +47,27 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
         except Reject as reject:
             return reject.reply(request)
 
+    def trace_list(store: Any, project_id: Any, period: Any, query: Any) -> dict[str, Any]:
+        filters = {name: query[name] for name in TRACE_FILTERS if query.get(name)}
+        if filters.get("status") not in (None, "success", "error"):
+            raise Reject("YAVIO-3010", "status must be success or error.")
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            raise Reject("YAVIO-3010", "limit must be a whole number.") from None
+        return traces(store, project_id, period, filters, max(1, limit))
+
+    async def list_traces(request: web.Request) -> web.Response:
+        try:
+            user = await access.user(request)
+            project = await access.project(request, user, "viewer")
+            period = parse_range(request.query)
+            return json_reply(await blocking(trace_list, app[clickhouse_key], project.id,
+                                             period, request.query))
+        except Reject as reject:
+            return reject.reply(request)
+
     app.router.add_get("/v1/projects/{project}/overview", ranged(overview))
+    app.router.add_get("/v1/projects/{project}/traces", list_traces)
     app.router.add_get("/v1/projects/{project}/errors", ranged(errors))
     app.router.add_get("/v1/projects/{project}/traces/{trace}", get_trace)

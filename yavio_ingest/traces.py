@@ -14,9 +14,25 @@ import json
 import uuid
 from typing import Any
 
+from yavio_ingest.overview import events_of, iso
 from yavio_ingest.store.clickhouse import ClickHouseStore
+from yavio_ingest.time_range import TimeRange
 
-__all__ = ["trace"]
+__all__ = ["TRACE_FILTERS", "trace", "traces"]
+
+TRACE_FILTERS = ("session", "user", "tool", "status")
+MAX_TRACES = 200
+
+_LIST = """
+SELECT trace_id, any(session_id), anyIf(event_name, event_type = 'tool_call') AS tool,
+       anyIf(status, event_type = 'tool_call') AS call_status,
+       anyIf(latency_ms, event_type = 'tool_call'), max(user_id) AS user, any(platform),
+       min(timestamp) AS started, count() AS events
+FROM {events}
+GROUP BY trace_id
+HAVING countIf(event_type = 'tool_call') > 0 {having}
+ORDER BY started DESC, trace_id LIMIT {limit}
+"""
 
 _COLUMNS = ("event_id", "event_type", "event_name", "source", "timestamp", "step_sequence",
             "latency_ms", "status", "error_category", "error_message", "conversion_value",
@@ -40,6 +56,27 @@ def _order(event: dict[str, Any]) -> tuple[Any, ...]:
             -1 if step is None else step)
 
 
+def traces(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
+           filters: dict[str, str], limit: int = 50) -> dict[str, Any]:
+    """The latest tool-call traces of the range (blocking), newest first, narrowed by
+    `filters`: `session` (id), `user` (id), `tool` (name), `status` (success or error)."""
+    conditions = {
+        "session": "any(session_id) = {session:String}",
+        "user": "has(groupArray(user_id), {user:String})",
+        "tool": "tool = {tool:String}",
+        "status": "call_status = {status:String}",
+    }
+    having = "".join(f" AND {conditions[name]}" for name in TRACE_FILTERS if name in filters)
+    rows = store.query(
+        _LIST.format(events=events_of(period), having=having, limit=min(limit, MAX_TRACES)),
+        {"project": str(project_id), **period.parameters(), **filters})
+    return {"traces": [
+        {"traceId": trace_id, "sessionId": session, "tool": tool, "status": status or None,
+         "latencyMs": latency, "userId": user or None, "platform": platform or None,
+         "startedAt": iso(started), "events": count}
+        for trace_id, session, tool, status, latency, user, platform, started, count in rows]}
+
+
 def trace(store: ClickHouseStore, project_id: uuid.UUID, trace_id: str) -> dict[str, Any] | None:
     """The trace's JSON, or None when the project has no event of it (blocking)."""
     rows = store.query(_QUERY, {"project": str(project_id), "trace": trace_id})
@@ -57,13 +94,12 @@ def trace(store: ClickHouseStore, project_id: uuid.UUID, trace_id: str) -> dict[
 
 
 def _event(event: dict[str, Any]) -> dict[str, Any]:
-    when = event["timestamp"]
     return {
         "eventId": str(event["event_id"]),
         "type": event["event_type"],
         "name": event["event_name"] or None,
         "source": event["source"],
-        "timestamp": when.strftime("%Y-%m-%dT%H:%M:%S.") + f"{when.microsecond // 1000:03d}Z",
+        "timestamp": iso(event["timestamp"]),
         "stepSequence": event["step_sequence"],
         "latencyMs": event["latency_ms"],
         "status": event["status"] or None,
