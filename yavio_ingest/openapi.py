@@ -83,6 +83,7 @@ def build_document() -> dict[str, Any]:
             **_management_paths(),
             "/v1/projects/{project}/overview": {"get": _get_overview()},
             "/v1/projects/{project}/errors": {"get": _get_errors()},
+            "/v1/projects/{project}/intents": {"get": _get_intents()},
             "/v1/projects/{project}/traces": {"get": _list_traces()},
             "/v1/projects/{project}/traces/{trace}": {"get": _get_trace()},
         },
@@ -638,6 +639,27 @@ def _list_traces() -> dict[str, Any]:
             "200": _json_response("The traces.", {
                 "type": "object", "required": ["traces"],
                 "properties": {"traces": {"type": "array", "items": {"type": "object"}}}}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
+        },
+    }
+
+
+def _get_intents() -> dict[str, Any]:
+    return {
+        "operationId": "intents",
+        "summary": "Why agents call the tools: calls with an intent and the coverage per tool, "
+                   "and the latest 20 intents with their trace",
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       *_RANGE_PARAMETERS],
+        "responses": {
+            "200": _json_response("The intents.", {
+                "type": "object",
+                "required": ["invocations", "withIntent", "coverage", "byTool", "latest"],
+                "properties": {name: {"type": "array", "items": {"type": "object"}}
+                               for name in ("byTool", "latest")}}),
             **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
         },
     }

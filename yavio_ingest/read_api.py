@@ -11,6 +11,7 @@ from aiohttp import web
 
 from yavio_ingest.access import Access
 from yavio_ingest.errors_view import errors
+from yavio_ingest.intents import intents
 from yavio_ingest.overview import overview
 from yavio_ingest.responses import Reject, json_reply
 from yavio_ingest.time_range import parse_range
@@ -70,4 +71,5 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
     app.router.add_get("/v1/projects/{project}/overview", ranged(overview))
     app.router.add_get("/v1/projects/{project}/traces", list_traces)
     app.router.add_get("/v1/projects/{project}/errors", ranged(errors))
+    app.router.add_get("/v1/projects/{project}/intents", ranged(intents))
     app.router.add_get("/v1/projects/{project}/traces/{trace}", get_trace)
