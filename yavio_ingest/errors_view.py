@@ -31,9 +31,7 @@ GROUP BY event_name HAVING failures > 0 ORDER BY failures DESC, event_name
 
 _SERIES = """
 SELECT {bucket} AS bucket, countIf(event_type = 'tool_call' AND status = 'error') AS failures
-FROM {events} GROUP BY bucket
-ORDER BY bucket WITH FILL FROM {start_bucket}
-    TO toDateTime(toDateTime64({{end:String}}, 3, 'UTC'), 'UTC') STEP {step}
+FROM {events} GROUP BY bucket {order}
 """
 
 _RECENT = """
@@ -49,11 +47,8 @@ def errors(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> 
     events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
     calls, failures = store.query(_TOTALS.format(events=events), parameters)[0]
-    series = store.query(_SERIES.format(
-        events=events, bucket=period.bucket_sql("timestamp"),
-        start_bucket=period.bucket_sql("toDateTime(toDateTime64({start:String}, 3, 'UTC'), "
-                                       "'UTC')"),
-        step=period.fill_step), parameters)
+    series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
+                                        order=period.series_order()), parameters)
     return {
         "invocations": calls,
         "errors": failures,

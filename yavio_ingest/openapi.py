@@ -544,32 +544,64 @@ _RANGE_PARAMETERS = [
 ]
 
 
-def _get_overview() -> dict[str, Any]:
-    kpi = {"type": "object", "required": ["value", "previous"]}
+def _project_view(operation_id: str, summary: str, required: list[str],
+                  arrays: tuple[str, ...], extra: list[dict[str, Any]] | None = None,
+                  ) -> dict[str, Any]:
+    """A read operation on one project (the `project` path parameter), over a time range
+    unless `extra` replaces the range parameters."""
     return {
-        "operationId": "overview",
-        "summary": "A project's KPIs (with the previous period's), platform mix, top tools and "
-                   "invocations per bucket (hour up to 2 days, day up to 60, week up to 184, "
-                   "else month; zero-filled)",
+        "operationId": operation_id,
+        "summary": summary,
         "security": [{"AccessToken": []}],
         "parameters": [{"$ref": "#/components/parameters/RequestId"},
                        {"name": "project", "in": "path", "required": True,
                         "schema": {"type": "string", "format": "uuid"}},
-                       *_RANGE_PARAMETERS],
+                       *(_RANGE_PARAMETERS if extra is None else extra)],
         "responses": {
-            "200": _json_response("The overview.", {
-                "type": "object", "required": ["range", "kpis", "platforms", "topTools",
-                                               "series"],
-                "properties": {
-                    "range": {"type": "object"},
-                    "kpis": {"type": "object", "additionalProperties": kpi},
-                    "platforms": {"type": "array", "items": {"type": "object"}},
-                    "topTools": {"type": "array", "items": {"type": "object"}},
-                    "series": {"type": "array", "items": {"type": "object"}},
-                }}),
+            "200": _json_response("The view.", {
+                "type": "object", "required": required,
+                "properties": {name: {"type": "array", "items": {"type": "object"}}
+                               for name in arrays}}),
             **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
         },
     }
+
+
+def _get_overview() -> dict[str, Any]:
+    return _project_view(
+        "overview", "A project's KPIs (with the previous period's), platform mix, top tools "
+        "and invocations per bucket (hour up to 2 days, day up to 60, week up to 184, else "
+        "month; zero-filled)",
+        ["range", "kpis", "platforms", "topTools", "series"],
+        ("platforms", "topTools", "series"))
+
+
+def _get_errors() -> dict[str, Any]:
+    return _project_view(
+        "errors", "A project's failed tool calls: totals, by category and by tool, per bucket "
+        "(zero-filled) and the latest 20 with their trace",
+        ["invocations", "errors", "errorRate", "byCategory", "byTool", "series", "recent"],
+        ("byCategory", "byTool", "series", "recent"))
+
+
+def _get_intents() -> dict[str, Any]:
+    return _project_view(
+        "intents", "Why agents call the tools: calls with an intent and the coverage per tool, "
+        "and the latest 20 intents with their trace",
+        ["invocations", "withIntent", "coverage", "byTool", "latest"], ("byTool", "latest"))
+
+
+def _list_traces() -> dict[str, Any]:
+    filters = [{"name": name, "in": "query", "required": False, "schema": schema,
+                "description": description} for name, schema, description in (
+        ("session", {"type": "string"}, "Only this session's traces."),
+        ("user", {"type": "string"}, "Only traces with an event of this user."),
+        ("tool", {"type": "string"}, "Only calls of this tool."),
+        ("status", {"enum": ["success", "error"]}, "Only calls that succeeded, or failed."),
+        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+         "At most this many traces (200 at most)."))]
+    return _project_view("listTraces", "The latest tool-call traces of a range, newest first",
+                         ["traces"], ("traces",), [*_RANGE_PARAMETERS, *filters])
 
 
 def _get_trace() -> dict[str, Any]:
@@ -596,70 +628,3 @@ def _get_trace() -> dict[str, Any]:
     }
 
 
-def _get_errors() -> dict[str, Any]:
-    return {
-        "operationId": "errors",
-        "summary": "A project's failed tool calls: totals, by category and by tool, per bucket "
-                   "(zero-filled) and the latest 20 with their trace",
-        "security": [{"AccessToken": []}],
-        "parameters": [{"$ref": "#/components/parameters/RequestId"},
-                       {"name": "project", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "uuid"}},
-                       *_RANGE_PARAMETERS],
-        "responses": {
-            "200": _json_response("The errors.", {
-                "type": "object",
-                "required": ["invocations", "errors", "errorRate", "byCategory", "byTool",
-                             "series", "recent"],
-                "properties": {name: {"type": "array", "items": {"type": "object"}}
-                               for name in ("byCategory", "byTool", "series", "recent")}}),
-            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
-        },
-    }
-
-
-def _list_traces() -> dict[str, Any]:
-    filters = [{"name": name, "in": "query", "required": False, "schema": schema,
-                "description": description} for name, schema, description in (
-        ("session", {"type": "string"}, "Only this session's traces."),
-        ("user", {"type": "string"}, "Only traces with an event of this user."),
-        ("tool", {"type": "string"}, "Only calls of this tool."),
-        ("status", {"enum": ["success", "error"]}, "Only calls that succeeded, or failed."),
-        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-         "At most this many traces (200 at most)."))]
-    return {
-        "operationId": "listTraces",
-        "summary": "The latest tool-call traces of a range, newest first",
-        "security": [{"AccessToken": []}],
-        "parameters": [{"$ref": "#/components/parameters/RequestId"},
-                       {"name": "project", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "uuid"}},
-                       *_RANGE_PARAMETERS, *filters],
-        "responses": {
-            "200": _json_response("The traces.", {
-                "type": "object", "required": ["traces"],
-                "properties": {"traces": {"type": "array", "items": {"type": "object"}}}}),
-            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
-        },
-    }
-
-
-def _get_intents() -> dict[str, Any]:
-    return {
-        "operationId": "intents",
-        "summary": "Why agents call the tools: calls with an intent and the coverage per tool, "
-                   "and the latest 20 intents with their trace",
-        "security": [{"AccessToken": []}],
-        "parameters": [{"$ref": "#/components/parameters/RequestId"},
-                       {"name": "project", "in": "path", "required": True,
-                        "schema": {"type": "string", "format": "uuid"}},
-                       *_RANGE_PARAMETERS],
-        "responses": {
-            "200": _json_response("The intents.", {
-                "type": "object",
-                "required": ["invocations", "withIntent", "coverage", "byTool", "latest"],
-                "properties": {name: {"type": "array", "items": {"type": "object"}}
-                               for name in ("byTool", "latest")}}),
-            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010")),
-        },
-    }

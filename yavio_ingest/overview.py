@@ -52,9 +52,7 @@ GROUP BY event_name ORDER BY calls DESC, event_name LIMIT {limit}
 
 _SERIES = """
 SELECT {bucket} AS bucket, countIf(event_type = 'tool_call') AS invocations
-FROM {events} GROUP BY bucket
-ORDER BY bucket WITH FILL FROM {start_bucket}
-    TO toDateTime(toDateTime64({{end:String}}, 3, 'UTC'), 'UTC') STEP {step}
+FROM {events} GROUP BY bucket {order}
 """
 
 
@@ -67,10 +65,8 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
     parameters = {"project": str(project_id), **period.parameters()}
     platforms = store.query(_PLATFORMS.format(events=events), parameters)
     tools = store.query(_TOOLS.format(events=events, limit=TOP_TOOLS), parameters)
-    series = store.query(_SERIES.format(
-        events=events, bucket=period.bucket_sql("timestamp"),
-        start_bucket=period.bucket_sql("toDateTime(toDateTime64({start:String}, 3, 'UTC'), 'UTC')"),
-        step=period.fill_step), parameters)
+    series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
+                                        order=period.series_order()), parameters)
     total = sum(calls for _, calls in platforms)
     return {
         "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,

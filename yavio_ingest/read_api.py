@@ -24,17 +24,31 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
                     blocking: Callable[..., Awaitable[Any]]) -> None:
     access = Access(app, postgres_key, blocking)
 
-    def ranged(view: Callable[..., dict[str, Any]]) -> Callable[..., Awaitable[web.Response]]:
-        """A view over a project and a time range (`from`, `to`, `platform`)."""
+    def ranged(view: Callable[..., dict[str, Any]], *, filtered: bool = False,
+               ) -> Callable[..., Awaitable[web.Response]]:
+        """A view over a project and a time range (`from`, `to`, `platform`); a `filtered`
+        view also gets the request's query, for its own filters."""
         async def answer(request: web.Request) -> web.Response:
             try:
                 user = await access.user(request)
                 project = await access.project(request, user, "viewer")
                 period = parse_range(request.query)
-                return json_reply(await blocking(view, app[clickhouse_key], project.id, period))
+                extra = (request.query,) if filtered else ()
+                return json_reply(await blocking(view, app[clickhouse_key], project.id, period,
+                                                 *extra))
             except Reject as reject:
                 return reject.reply(request)
         return answer
+
+    def trace_list(store: Any, project_id: Any, period: Any, query: Any) -> dict[str, Any]:
+        filters = {name: query[name] for name in TRACE_FILTERS if query.get(name)}
+        if filters.get("status") not in (None, "success", "error"):
+            raise Reject("YAVIO-3010", "status must be success or error.")
+        try:
+            limit = int(query.get("limit", 50))
+        except ValueError:
+            raise Reject("YAVIO-3010", "limit must be a whole number.") from None
+        return traces(store, project_id, period, filters, max(1, limit))
 
     async def get_trace(request: web.Request) -> web.Response:
         try:
@@ -48,28 +62,8 @@ def add_read_routes(app: web.Application, postgres_key: Any, clickhouse_key: Any
         except Reject as reject:
             return reject.reply(request)
 
-    def trace_list(store: Any, project_id: Any, period: Any, query: Any) -> dict[str, Any]:
-        filters = {name: query[name] for name in TRACE_FILTERS if query.get(name)}
-        if filters.get("status") not in (None, "success", "error"):
-            raise Reject("YAVIO-3010", "status must be success or error.")
-        try:
-            limit = int(query.get("limit", 50))
-        except ValueError:
-            raise Reject("YAVIO-3010", "limit must be a whole number.") from None
-        return traces(store, project_id, period, filters, max(1, limit))
-
-    async def list_traces(request: web.Request) -> web.Response:
-        try:
-            user = await access.user(request)
-            project = await access.project(request, user, "viewer")
-            period = parse_range(request.query)
-            return json_reply(await blocking(trace_list, app[clickhouse_key], project.id,
-                                             period, request.query))
-        except Reject as reject:
-            return reject.reply(request)
-
     app.router.add_get("/v1/projects/{project}/overview", ranged(overview))
-    app.router.add_get("/v1/projects/{project}/traces", list_traces)
+    app.router.add_get("/v1/projects/{project}/traces", ranged(trace_list, filtered=True))
     app.router.add_get("/v1/projects/{project}/errors", ranged(errors))
     app.router.add_get("/v1/projects/{project}/intents", ranged(intents))
     app.router.add_get("/v1/projects/{project}/traces/{trace}", get_trace)

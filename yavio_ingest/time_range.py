@@ -39,9 +39,13 @@ class TimeRange:
         """The ClickHouse expression of `column`'s bucket."""
         return self._bucket()[2].format(column)
 
-    @property
-    def fill_step(self) -> str:
-        return self._bucket()[3]
+    def series_order(self) -> str:
+        """`ORDER BY bucket WITH FILL ...`: every bucket of the range, empty ones zero-filled,
+        for a query grouping by `bucket_sql(...) AS bucket` with `parameters()`."""
+        start = self.bucket_sql("toDateTime(toDateTime64({start:String}, 3, 'UTC'), 'UTC')")
+        return (f"ORDER BY bucket WITH FILL FROM {start} "
+                "TO toDateTime(toDateTime64({end:String}, 3, 'UTC'), 'UTC') "
+                f"STEP {self._bucket()[3]}")
 
     @property
     def previous(self) -> TimeRange:
