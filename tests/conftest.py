@@ -13,8 +13,8 @@ from psycopg import sql
 
 from yavio_cli.local_postgres import APP_ROLE, SUPERUSER, LocalPostgres
 from yavio_ingest.store.clickhouse import ClickHouseStore, event_line, line_prefix
-from yavio_sdk.events import format_timestamp
 from yavio_ingest.store.postgres import PostgresStore
+from yavio_sdk.events import format_timestamp
 
 TEST_SECRET = "test-server-secret-" + "x" * 32
 

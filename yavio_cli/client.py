@@ -6,8 +6,11 @@ and raises `ServerUnavailable` when nothing answers, `ApiError` on a status of 4
 
 from __future__ import annotations
 
+import json
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 import httpx
 
@@ -83,9 +86,11 @@ class YavioClient:
         return self._request("DELETE", path)
 
     def _request(self, method: str, path: str, *, body: dict[str, Any] | None = None,
-                 allow: set[int] = frozenset(), headers: dict[str, str] | None = None) -> Any:
+                 allow: set[int] = frozenset(), headers: dict[str, str] | None = None,
+                 timeout: Any = httpx.USE_CLIENT_DEFAULT) -> Any:
         try:
-            response = self._http.request(method, path, json=body, headers=headers)
+            response = self._http.request(method, path, json=body, headers=headers,
+                                          timeout=timeout)
         except httpx.TransportError as error:
             raise ServerUnavailable(str(error)) from error
         if response.status_code == 204 or not response.content:
@@ -164,6 +169,110 @@ class YavioClient:
     def trace(self, project_id: str, trace_id: str) -> dict[str, Any]:
         return self.get(f"/v1/projects/{_segment(project_id)}/traces/{_segment(trace_id)}")
 
+    def overview(self, project_id: str, **range_: Any) -> dict[str, Any]:
+        """`{range, kpis, platforms, topTools, series}` over a range (`_range_query`)."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/overview{_range_query(**range_)}")
+
+    def errors(self, project_id: str, **range_: Any) -> dict[str, Any]:
+        """`{invocations, errors, errorRate, byCategory, byTool, series, recent}` over a range
+        (`_range_query`)."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/errors{_range_query(**range_)}")
+
+    def query(self, project_id: str, sql: str, max_rows: int | None = None) -> dict[str, Any]:
+        """`{columns: [{name, type}], rows, truncated, elapsedMs}`: one read-only SELECT over
+        the project's `events` and `tool_registry`; ApiError 400 saying why one is refused."""
+        # The server stops a query at 5 s; reading its answer may take longer than the
+        # client's default timeout, which would look like a server that is down.
+        return self._request("POST", f"/v1/projects/{_segment(project_id)}/query",
+                             body=_without_none(sql=sql, maxRows=max_rows),
+                             timeout=httpx.Timeout(self._http.timeout.connect, read=30.0))
+
+    def tools(self, project_id: str, **range_: Any) -> dict[str, Any]:
+        """`{tools: [...], neverCalled: [{name, description}]}` over a range (`_range_query`)."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/tools{_range_query(**range_)}")
+
+    def tool(self, project_id: str, name: str, **range_: Any) -> dict[str, Any]:
+        """One tool's detail over a range (`_range_query`); ApiError 404 for a tool the
+        project neither registered nor ever called."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/tools/{_segment(name)}"
+                        f"{_range_query(**range_)}")
+
+    def sessions(self, project_id: str, *, user: str | None = None, limit: int | None = None,
+                 **range_: Any) -> dict[str, Any]:
+        """`{range, kpis, series, sessions}` over a range (`_range_query`), only the sessions
+        of `user` when given, at most `limit` (≤ 200) listed."""
+        query = _with_filters(_range_query(**range_), user=user, limit=limit)
+        return self.get(f"/v1/projects/{_segment(project_id)}/sessions{query}")
+
+    def users(self, project_id: str, **range_: Any) -> dict[str, Any]:
+        """`{range, activeUsers, series, newVsReturning, retention, anonymousSessions, users}`
+        over a range (`_range_query`)."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/users{_range_query(**range_)}")
+
+    def user(self, project_id: str, user_id: str, *, limit: int | None = None,
+             **range_: Any) -> dict[str, Any]:
+        """One user's timeline over a range (`_range_query`); ApiError 404 for a user the
+        project has no event of."""
+        query = _with_filters(_range_query(**range_), limit=limit)
+        return self.get(f"/v1/projects/{_segment(project_id)}/users/{_segment(user_id)}{query}")
+
+    def funnel(self, project_id: str, steps: Sequence[str], *, by: str | None = None,
+               window: int | None = None, split: str | None = None,
+               **range_: Any) -> dict[str, Any]:
+        """`{by, window, steps, overallConversion}` (and `byPlatform` with
+        `split="platform"`): how many traces, or sessions with `by="session"`, went through
+        `steps` in order (2 to 8, each `type` or `type:name`) within `window` seconds, over a
+        range (`_range_query`); ApiError 400 for a step of another form."""
+        query = _with_filters(_range_query(**range_), by=by, window=window, split=split)
+        steps_query = urlencode([("step", step) for step in steps])
+        return self.get(f"/v1/projects/{_segment(project_id)}/funnel"
+                        f"{query}{'&' if query else '?'}{steps_query}")
+
+    def paths(self, project_id: str, *, limit: int | None = None,
+              **range_: Any) -> dict[str, Any]:
+        """`{sessions, transitions, paths: [{from, to, count, share}]}`: the most frequent
+        tool → tool transitions within a session over a range (`_range_query`), with
+        "(start)" and "(end)" for a session's ends, at most `limit` (≤ 100) of them."""
+        query = _with_filters(_range_query(**range_), limit=limit)
+        return self.get(f"/v1/projects/{_segment(project_id)}/paths{query}")
+
+    def events_page(self, project_id: str, *, types: Sequence[str] = (),
+                    after: str | None = None, limit: int | None = None,
+                    **range_: Any) -> dict[str, Any]:
+        """`{events, next, total}`: one page of the range's raw events (`_range_query`), oldest
+        first, of `types` (all when empty); pass `next` back as `after` for the following
+        page, until it is None. `total`, the range's event count, comes with the first page
+        only. Up to 60 s per page: a page of 10,000 events over a large range takes longer
+        than a view."""
+        query = _with_filters(_range_query(**range_), type=",".join(types) or None,
+                              after=after, limit=limit)
+        return self._request("GET", f"/v1/projects/{_segment(project_id)}/events{query}",
+                             timeout=httpx.Timeout(self._http.timeout.connect, read=60.0))
+
+    @contextmanager
+    def live(self, project_id: str, types: Sequence[str] = (),
+             ) -> Iterator[Iterator[tuple[str, Any]]]:
+        """The project's live stream for the block. Entering returns once the server has
+        subscribed (or raises, like every method); iterating yields `(event, data)` until the
+        server ends the stream: an event type and the event as stored, or `("dropped",
+        {"dropped": n})` when n events were lost because this reader fell behind. No read
+        timeout: a quiet project sends nothing but comments for a long time."""
+        query = f"?{urlencode({'type': ','.join(types)})}" if types else ""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            with self._http.stream("GET", f"/v1/projects/{_segment(project_id)}/live{query}",
+                                   timeout=timeout) as response:
+                if response.status_code >= 400:
+                    response.read()
+                    try:
+                        body: Any = response.json()
+                    except ValueError:
+                        body = response.text
+                    raise ApiError(response.status_code, body)
+                yield _server_sent_events(response.iter_lines())
+        except httpx.TransportError as error:
+            raise ServerUnavailable(str(error)) from error
+
     def keys(self, project_id: str) -> list[dict[str, Any]]:
         return self.get(f"/v1/projects/{_segment(project_id)}/keys")["keys"]
 
@@ -212,6 +321,41 @@ class YavioClient:
 
     def revoke_token(self, token_id: str) -> dict[str, Any]:
         return self.delete(f"/v1/tokens/{_segment(token_id)}")
+
+
+def _range_query(start: str | None = None, end: str | None = None,
+                 platforms: tuple[str, ...] | list[str] = ()) -> str:
+    """The query string of a read view's range: `start`/`end` as ISO-8601 (the server's
+    defaults, the last 7 days, when left out) and the platforms to keep."""
+    fields = [("from", start), ("to", end), *(("platform", name) for name in platforms)]
+    query = urlencode([(key, value) for key, value in fields if value])
+    return f"?{query}" if query else ""
+
+
+def _with_filters(query: str, **filters: Any) -> str:
+    """A `_range_query` with a view's own filters added, those given (not None)."""
+    extra = urlencode(_without_none(**filters))
+    if not extra:
+        return query
+    return f"{query}&{extra}" if query else f"?{extra}"
+
+
+def _server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    """`(event, JSON data)` of each message of a `text/event-stream`; comments (the server's
+    `: ping`) and ids are skipped."""
+    event, data = "message", []
+    for line in lines:
+        if not line:
+            if data:
+                yield event, json.loads("\n".join(data))
+            event, data = "message", []
+            continue
+        field, _, value = line.partition(":")
+        value = value.removeprefix(" ")
+        if field == "event":
+            event = value
+        elif field == "data":
+            data.append(value)
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:

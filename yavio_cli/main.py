@@ -18,14 +18,17 @@ from typing import Annotated, Optional
 import typer
 from rich.table import Table
 
-from yavio_cli import doctor, stack
+from yavio_cli import doctor, mcp_server, stack
 from yavio_cli.commands import (
+    events,
+    export,
     init,
     invitations,
     keys,
     login,
     members,
     projects,
+    query,
     tokens,
     trace,
     usage,
@@ -49,6 +52,7 @@ app.add_typer(tokens.app, name="tokens")
 app.add_typer(members.app, name="members")
 app.add_typer(invitations.app, name="invitations")
 app.add_typer(usage.plan_app, name="plan")
+app.add_typer(events.app, name="events")
 
 
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
@@ -250,6 +254,9 @@ app.command(name="login")(login.login)
 app.command(name="logout")(login.logout)
 app.command(name="init")(init.init)
 app.command(name="trace")(trace.trace)
+app.command(name="export")(export.export)
+app.command(name="query")(query.query)
+app.command(name="mcp")(mcp_server.mcp)
 
 
 def main() -> None:

@@ -123,7 +123,7 @@ def create_app(settings: Settings, postgres: PostgresStore,
     app.router.add_get("/v1/stats", stats)
     app.router.add_get("/openapi.json", openapi_document)
     add_routes(app, POSTGRES, CLICKHOUSE, blocking)
-    add_read_routes(app, POSTGRES, CLICKHOUSE, blocking)
+    add_read_routes(app, POSTGRES, CLICKHOUSE, blocking, live_poll_ms=settings.live_poll_ms)
     return app
 
 

@@ -19,8 +19,20 @@ import msgspec
 from aiohttp import web
 
 from yavio_ingest.auth import WIDGET_TOKEN_LIFETIME_S
+from yavio_ingest.export import COLUMNS, DEFAULT_LIMIT, MAX_LIMIT
+from yavio_ingest.funnels import (
+    DEFAULT_WINDOW_S,
+    DROPPED_SAMPLES,
+    MAX_STEPS,
+    MAX_WINDOW_S,
+    MIN_STEPS,
+)
+from yavio_ingest.live import HEARTBEAT_S, MAX_STREAMS_PER_PROJECT, POLL_RECENT_S
+from yavio_ingest.paths import DEFAULT_TRANSITIONS, END, MAX_TRANSITIONS, START
+from yavio_ingest.query import DEFAULT_ROWS, MAX_ROWS, MAX_SQL_CHARS, TIMEOUT_S
 from yavio_sdk.errors import error_code
 from yavio_sdk.events import (
+    EVENT_TYPES,
     MAX_BODY_BYTES,
     MAX_EVENTS_PER_BATCH,
     MAX_ID_CHARS,
@@ -84,8 +96,18 @@ def build_document() -> dict[str, Any]:
             "/v1/projects/{project}/overview": {"get": _get_overview()},
             "/v1/projects/{project}/errors": {"get": _get_errors()},
             "/v1/projects/{project}/intents": {"get": _get_intents()},
+            "/v1/projects/{project}/events": {"get": _export_events()},
             "/v1/projects/{project}/traces": {"get": _list_traces()},
             "/v1/projects/{project}/traces/{trace}": {"get": _get_trace()},
+            "/v1/projects/{project}/sessions": {"get": _list_sessions()},
+            "/v1/projects/{project}/users": {"get": _get_users()},
+            "/v1/projects/{project}/users/{user}": {"get": _get_user()},
+            "/v1/projects/{project}/live": {"get": _get_live()},
+            "/v1/projects/{project}/tools": {"get": _list_tools()},
+            "/v1/projects/{project}/tools/{tool}": {"get": _get_tool()},
+            "/v1/projects/{project}/funnel": {"get": _get_funnel()},
+            "/v1/projects/{project}/paths": {"get": _get_paths()},
+            "/v1/projects/{project}/query": {"post": _run_query()},
         },
         "components": {
             "schemas": schemas,
@@ -591,6 +613,38 @@ def _get_intents() -> dict[str, Any]:
         ["invocations", "withIntent", "coverage", "byTool", "latest"], ("byTool", "latest"))
 
 
+def _export_events() -> dict[str, Any]:
+    parameters = [
+        *_RANGE_PARAMETERS,
+        {"name": "type", "in": "query", "required": False, "explode": True,
+         "schema": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+         "description": "Only these event types (repeat, or comma-separate); default: all."},
+        {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "The previous page's `next` cursor; leave out for the first page."},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
+                    "default": DEFAULT_LIMIT},
+         "description": f"At most this many events ({MAX_LIMIT:,} at most)."}]
+    operation = _project_view(
+        "exportEvents", "The raw events of a range, deduplicated, oldest first, a page at a "
+        "time: follow `next` until it is null",
+        ["events", "next", "total"], ("events",), parameters)
+    operation["description"] = (
+        "Each event has every column of the `events` table but `workspace_id`, under its "
+        "snake_case wire name: JSON payloads as JSON, absent optional fields as null, "
+        "timestamps as ISO-8601 UTC. Pages are ordered by (timestamp, event_id) and the cursor "
+        "is the last event's, so no event is skipped or repeated at a page boundary. Send the "
+        "same range with every page.")
+    schema = operation["responses"]["200"]["content"]["application/json"]["schema"]
+    schema["properties"].update(
+        events={"type": "array", "items": {"type": "object", "required": list(COLUMNS)}},
+        next={"type": ["string", "null"],
+              "description": "The cursor of the following page; null on the last page."},
+        total={"type": ["integer", "null"], "minimum": 0,
+               "description": "The range's event count, on the first page only."})
+    return operation
+
+
 def _list_traces() -> dict[str, Any]:
     filters = [{"name": name, "in": "query", "required": False, "schema": schema,
                 "description": description} for name, schema, description in (
@@ -602,6 +656,123 @@ def _list_traces() -> dict[str, Any]:
          "At most this many traces (200 at most)."))]
     return _project_view("listTraces", "The latest tool-call traces of a range, newest first",
                          ["traces"], ("traces",), [*_RANGE_PARAMETERS, *filters])
+
+
+def _list_sessions() -> dict[str, Any]:
+    filters = [
+        {"name": "user", "in": "query", "required": False, "schema": {"type": "string"},
+         "description": "Only the sessions with an event of this user."},
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
+         "description": "At most this many sessions in the list (200 at most)."}]
+    return _project_view(
+        "listSessions", "Sessions: count, identified and anonymous, average duration and tool "
+        "calls (with the previous period's), sessions started per bucket (zero-filled) and "
+        "the latest sessions with their figures, newest first",
+        ["range", "kpis", "series", "sessions"], ("series", "sessions"),
+        [*_RANGE_PARAMETERS, *filters])
+
+
+def _get_users() -> dict[str, Any]:
+    return _project_view(
+        "users", "Identified users: DAU/WAU/MAU at the range's end and per day, new vs "
+        "returning per bucket, retention cohorts (by day up to 60 days, else by week; 8 "
+        "periods at most), anonymous sessions and the 50 most active users",
+        ["range", "activeUsers", "series", "newVsReturning", "retention", "anonymousSessions",
+         "users"], ("series", "newVsReturning", "users"))
+
+
+def _get_user() -> dict[str, Any]:
+    parameters = [
+        {"name": "user", "in": "path", "required": True,
+         "schema": {"type": "string", "minLength": 1},
+         "description": "The user's id (`user_id`), percent-encoded."},
+        *_RANGE_PARAMETERS,
+        {"name": "limit", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
+         "description": "At most this many events (500) and sessions (200) in the lists."}]
+    return _project_view(
+        "userTimeline", "One user's sessions and events in the range, newest first, with "
+        "totals; 404 for a user the project has no event of",
+        ["userId", "firstSeen", "lastSeen", "totals", "sessions", "events"],
+        ("sessions", "events"), parameters)
+
+
+def _list_tools() -> dict[str, Any]:
+    return _project_view(
+        "listTools", "Per tool called in the range: calls, errors, success and error rates, "
+        "p50/p95 latency and the last call, most called first; and the registered tools "
+        "without a call in the range (and platforms)", ["tools", "neverCalled"],
+        ("tools", "neverCalled"))
+
+
+def _get_tool() -> dict[str, Any]:
+    name = {"name": "tool", "in": "path", "required": True,
+            "schema": {"type": "string", "minLength": 1, "maxLength": 256},
+            "description": "The tool's name, percent-encoded."}
+    return _project_view(
+        "toolDetail", "One tool: description, input schema, calls, errors, p50/p95/p99 "
+        "latency, a latency histogram, figures per bucket (zero-filled), error categories and "
+        "the latest 20 calls with their trace's custom events; 404 for a tool the project "
+        "neither registered nor ever called",
+        ["name", "description", "inputSchema", "invocations", "errors", "errorRate",
+         "latencyHistogram", "series", "errorCategories", "recent"],
+        ("latencyHistogram", "series", "errorCategories", "recent"),
+        [name, *_RANGE_PARAMETERS])
+
+
+def _get_funnel() -> dict[str, Any]:
+    parameters = [
+        *_RANGE_PARAMETERS,
+        {"name": "step", "in": "query", "required": True, "explode": True,
+         "schema": {"type": "array", "minItems": MIN_STEPS, "maxItems": MAX_STEPS,
+                    "items": {"type": "string",
+                              "pattern": f"^({'|'.join(EVENT_TYPES)})(:.+)?$"}},
+         "description": f"The steps in order, {MIN_STEPS} to {MAX_STEPS} (repeat): `type` "
+                        "(any event of that event type) or `type:name`, e.g. "
+                        "`tool_call:search_rooms`, `step:room_selected`, `widget_response`, "
+                        "`conversion:booking_completed`."},
+        {"name": "by", "in": "query", "required": False,
+         "schema": {"enum": ["trace", "session"], "default": "trace"},
+         "description": "Who goes through the funnel: a trace (one tool call and its events) "
+                        "or a session."},
+        {"name": "window", "in": "query", "required": False,
+         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_WINDOW_S,
+                    "default": DEFAULT_WINDOW_S},
+         "description": "Seconds from the first step within which every later step must "
+                        "happen (30 days at most)."},
+        {"name": "split", "in": "query", "required": False, "schema": {"enum": ["platform"]},
+         "description": "Also count the entries of each step per platform (`byPlatform`)."}]
+    operation = _project_view(
+        "funnel", "How many traces (or sessions) went through the steps in order within the "
+        "window: entries, conversion and drop-off per step, with examples of those that "
+        "dropped", ["by", "window", "steps", "overallConversion"], ("steps", "byPlatform"),
+        parameters)
+    operation["description"] = (
+        "Steps follow the flow order of a trace, not raw timestamps: a tool call counts from "
+        "its start (timestamp minus latency), and within one millisecond the tool call comes "
+        "first, then the server's events, the widget response, the widget's events (steps by "
+        "step_sequence) and conversions. One event fills one step only. Each step has "
+        "`spec`, `entered`, `conversionFromStart`, `conversionFromPrevious`, `droppedHere` "
+        f"(entered the previous step, not this one) and `droppedSamples` (up to "
+        f"{DROPPED_SAMPLES} of those ids).")
+    return operation
+
+
+def _get_paths() -> dict[str, Any]:
+    limit = {"name": "limit", "in": "query", "required": False,
+             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TRANSITIONS,
+                        "default": DEFAULT_TRANSITIONS},
+             "description": f"At most this many transitions ({MAX_TRANSITIONS} at most)."}
+    operation = _project_view(
+        "paths", "The most frequent tool → tool transitions within a session, with the "
+        f"session's start and end as `{START}` and `{END}`, most frequent first",
+        ["sessions", "transitions", "paths"], ("paths",), [*_RANGE_PARAMETERS, limit])
+    operation["description"] = (
+        "Each session's tool calls in the range, ordered by when they started; every two "
+        "consecutive calls are one transition. Each path is `{from, to, count, share}`, "
+        "`share` of all `transitions`; `sessions` counts the sessions with a tool call.")
+    return operation
 
 
 def _get_trace() -> dict[str, Any]:
@@ -628,3 +799,71 @@ def _get_trace() -> dict[str, Any]:
     }
 
 
+def _get_live() -> dict[str, Any]:
+    return {
+        "operationId": "live",
+        "summary": "A project's events as the ingest accepts them (Server-Sent Events)",
+        "description": (
+            "A `text/event-stream` that stays open. `: connected` opens it; then one message "
+            "per event: `id:` its event_id, `event:` its event_type, `data:` the event as "
+            "stored (snake_case fields as sent, with `project_id` and `ingested_at`, empty "
+            "columns left out, no `workspace_id`). `: ping` after every "
+            f"{HEARTBEAT_S:.0f} s of silence; `event: dropped` with `data: {{\"dropped\": N}}` "
+            "when a reader too slow to keep up lost N events. Events from the moment of "
+            "subscription on; across replicas, polled from ClickHouse, only events whose "
+            f"timestamp is within the last {POLL_RECENT_S // 60} minutes. At most "
+            f"{MAX_STREAMS_PER_PROJECT} streams per project on one server."),
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}},
+                       {"name": "type", "in": "query", "required": False, "explode": True,
+                        "schema": {"type": "array", "items": {"enum": list(EVENT_TYPES)}},
+                        "description": "Only these event types (repeat, or comma-separate)."}],
+        "responses": {
+            "200": {"description": "The stream, until the client or the server closes it.",
+                    "headers": {"x-request-id": {"$ref": "#/components/headers/RequestId"}},
+                    "content": {"text/event-stream": {"schema": {"type": "string"}}}},
+            **_error_responses(("YAVIO-3000", "YAVIO-3004", "YAVIO-3010", "YAVIO-3050")),
+        },
+    }
+
+
+def _run_query() -> dict[str, Any]:
+    column = {"type": "object", "required": ["name", "type"],
+              "properties": {"name": {"type": "string"},
+                             "type": {"type": "string", "description": "A ClickHouse type."}}}
+    return {
+        "operationId": "runQuery",
+        "summary": "Run one read-only SELECT over the project's own events",
+        "description": (
+            "`events` (deduplicated) and `tool_registry` (the latest registration of each "
+            "tool) hold only this project's rows, in every subquery, JOIN, UNION and CTE; no "
+            "other table, no table function, no SETTINGS, FORMAT or INTO OUTFILE. Limits: "
+            f"{TIMEOUT_S} s, 50 M rows read, 1 GB of memory. Values are ClickHouse's JSON: "
+            "times ISO-8601 UTC, NaN and infinities null."),
+        "security": [{"AccessToken": []}],
+        "parameters": [{"$ref": "#/components/parameters/RequestId"},
+                       {"name": "project", "in": "path", "required": True,
+                        "schema": {"type": "string", "format": "uuid"}}],
+        "requestBody": {"required": True, "content": {"application/json": {"schema": {
+            "type": "object", "required": ["sql"],
+            "properties": {
+                "sql": {"type": "string", "minLength": 1, "maxLength": MAX_SQL_CHARS,
+                        "description": "One SELECT; e.g. `SELECT event_name, count() FROM "
+                                       "events GROUP BY event_name`."},
+                "maxRows": {"type": "integer", "minimum": 1, "maximum": MAX_ROWS,
+                            "default": DEFAULT_ROWS}}}}}},
+        "responses": {
+            "200": _json_response("The rows, at most maxRows.", {
+                "type": "object", "required": ["columns", "rows", "truncated", "elapsedMs"],
+                "properties": {
+                    "columns": {"type": "array", "items": column},
+                    "rows": {"type": "array", "items": {"type": "array"}},
+                    "truncated": {"type": "boolean",
+                                  "description": "More rows than maxRows: the rest left out."},
+                    "elapsedMs": {"type": "number", "minimum": 0}}}),
+            **_error_responses(("YAVIO-3000", "YAVIO-3003", "YAVIO-3004", "YAVIO-3010",
+                                "YAVIO-3060", "YAVIO-3061")),
+        },
+    }

@@ -19,52 +19,67 @@ __all__ = ["events_of", "iso", "overview"]
 
 TOP_TOOLS = 10
 
-_EVENTS = ("(SELECT * FROM events FINAL WHERE project_id = {project:UUID} AND {range})")
+_EVENTS = "(SELECT * FROM events {final} WHERE project_id = {project:UUID} AND {range})"
 
+# Both periods in one pass (the previous period ends where the current one starts), reading
+# only the tool calls and conversions: the primary key starts with event_type, so ClickHouse
+# skips every other row.
 _KPIS = """
 SELECT
+    timestamp >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current,
     countIf(event_type = 'tool_call') AS invocations,
-    uniqExact(session_id) AS sessions,
     countIf(event_type = 'tool_call' AND status = 'error') AS errors,
     quantileExactIf(0.5)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
     quantileExactIf(0.95)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
-    countIf(event_type = 'conversion') AS conversions
-FROM {events}
+    countIf(event_type = 'conversion') AS conversions,
+    sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)],
+             event_type = 'conversion' AND conversion_value IS NOT NULL) AS revenue
+FROM {events} WHERE event_type IN ('tool_call', 'conversion')
+GROUP BY current
 """
 
-_REVENUE = """
-SELECT conversion_currency, sum(conversion_value) FROM {events}
-WHERE event_type = 'conversion' AND conversion_value IS NOT NULL
-GROUP BY conversion_currency ORDER BY conversion_currency
+# Sessions with any event, per period (a copy of an event changes no session's presence).
+# Grouping by session is cheaper than uniqExact's set of strings, and exact.
+_SESSIONS = """
+SELECT current, count() FROM (
+    SELECT session_id, timestamp >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current
+    FROM {events} GROUP BY session_id, current)
+GROUP BY current
 """
 
-_PLATFORMS = """
-SELECT platform, count() AS calls FROM {events} WHERE event_type = 'tool_call'
-GROUP BY platform ORDER BY calls DESC, platform
-"""
-
-_TOOLS = """
-SELECT event_name, count() AS calls, countIf(status = 'error'),
-       quantileExactIf(0.95)(latency_ms, latency_ms IS NOT NULL)
+# The platform mix and the top tools in one pass over the tool calls.
+_BREAKDOWN = """
+SELECT grouping(platform) = 0 AS by_platform, platform, event_name, count() AS calls,
+       countIf(status = 'error'), quantileExactIf(0.95)(latency_ms, latency_ms IS NOT NULL)
 FROM {events} WHERE event_type = 'tool_call'
-GROUP BY event_name ORDER BY calls DESC, event_name LIMIT {limit}
+GROUP BY GROUPING SETS ((platform), (event_name))
+ORDER BY calls DESC, platform, event_name
 """
 
 _SERIES = """
-SELECT {bucket} AS bucket, countIf(event_type = 'tool_call') AS invocations
-FROM {events} GROUP BY bucket {order}
+SELECT {bucket} AS bucket, count() AS invocations
+FROM {events} WHERE event_type = 'tool_call' GROUP BY bucket {order}
 """
 
 
 def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
              ) -> dict[str, Any]:
-    """The overview's JSON (blocking: several ClickHouse queries)."""
-    current = _kpis(store, project_id, period)
-    previous = _kpis(store, project_id, period.previous)
+    """The overview's JSON (blocking: four ClickHouse queries)."""
     events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
-    platforms = store.query(_PLATFORMS.format(events=events), parameters)
-    tools = store.query(_TOOLS.format(events=events, limit=TOP_TOOLS), parameters)
+    both = TimeRange(period.previous.start, period.end, period.platforms)
+    both_parameters = {**parameters, **both.parameters(), "current_start": parameters["start"]}
+    sessions = dict(store.query(_SESSIONS.format(events=events_of(both, deduplicated=False)),
+                                both_parameters))
+    kpis = {bool(row[0]): _kpis(row[1:], sessions.get(row[0], 0)) for row in store.query(
+        _KPIS.format(events=events_of(both)), both_parameters)}
+    current, previous = (kpis.get(side) or _kpis(None, sessions.get(side, 0))
+                         for side in (True, False))
+    breakdown = store.query(_BREAKDOWN.format(events=events), parameters)
+    platforms = [(platform, calls) for by_platform, platform, _, calls, _, _ in breakdown
+                 if by_platform]
+    tools = [(name, calls, errors, p95) for by_platform, _, name, calls, errors, p95
+             in breakdown if not by_platform][:TOP_TOOLS]
     series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
                                         order=period.series_order()), parameters)
     total = sum(calls for _, calls in platforms)
@@ -84,18 +99,22 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
     }
 
 
-def events_of(period: TimeRange) -> str:
-    """The deduplicated events of the range and platforms, as a subquery (parameters
-    `project` and `TimeRange.parameters()`)."""
-    return _EVENTS.replace("{range}", period.condition())
+def events_of(period: TimeRange, *, deduplicated: bool = True) -> str:
+    """The events of the range and platforms, as a subquery (parameters `project` and
+    `TimeRange.parameters()`).
+
+    Deduplicated (`FINAL`) by default. `deduplicated=False` is for figures that a copy of an
+    event cannot change, those built on distinct values or presence (sessions, active users,
+    funnels, retention): FINAL has to merge every row it reads, which over all event types
+    costs several times the query itself."""
+    return _EVENTS.replace("{final}", "FINAL" if deduplicated else "") \
+        .replace("{range}", period.condition())
 
 
-def _kpis(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> dict[str, Any]:
-    events = events_of(period)
-    parameters = {"project": str(project_id), **period.parameters()}
-    invocations, sessions, errors, p50, p95, conversions = store.query(
-        _KPIS.format(events=events), parameters)[0]
-    revenue = store.query(_REVENUE.format(events=events), parameters)
+def _kpis(row: tuple[Any, ...] | None, sessions: int) -> dict[str, Any]:
+    """A period's KPIs from its row of `_KPIS` (None: no call nor conversion)."""
+    invocations, errors, p50, p95, conversions, (currencies, totals) = \
+        row or (0, 0, None, None, 0, ([], []))
     return {
         "invocations": invocations,
         "sessions": sessions,
@@ -103,7 +122,8 @@ def _kpis(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> d
         "p50LatencyMs": _number(p50) if invocations else None,
         "p95LatencyMs": _number(p95) if invocations else None,
         "conversions": conversions,
-        "revenue": {currency or "none": round(float(total), 6) for currency, total in revenue},
+        "revenue": {currency or "none": round(float(total), 6)
+                    for currency, total in sorted(zip(currencies, totals))},
     }
 
 

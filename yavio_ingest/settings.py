@@ -44,6 +44,9 @@ class Settings(BaseModel):
     widget_rate: float = Field(100, gt=0)
     widget_burst: float = Field(1_000, gt=0)
     trusted_proxies: str = ""  # comma-separated addresses or networks
+    # The live tail polls ClickHouse this often for events other replicas acknowledged;
+    # 0 = off: one process sees every event in its own fan-out.
+    live_poll_ms: int = Field(0, ge=0)
 
     @property
     def spool_path(self) -> Path:

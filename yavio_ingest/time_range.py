@@ -15,6 +15,8 @@ __all__ = ["TimeRange", "parse_range"]
 
 DEFAULT_DAYS = 7
 _MAX_DAYS = 3 * 366
+# Well inside ClickHouse's DateTime64 (1900-2299), also for a previous period three years back.
+_EARLIEST_YEAR, _LATEST_YEAR = 2000, 2200
 # (longest range, bucket, ClickHouse expression of a DateTime64, the fill step). Every bucket
 # is a DateTime in UTC (weeks start on Monday): WITH FILL needs one type from start to end.
 _BUCKETS = (
@@ -99,8 +101,12 @@ def _when(value: Any, name: str) -> datetime | None:
     except ValueError:
         raise Reject("YAVIO-3010", f"{name} must be an ISO-8601 time, e.g. "
                                    "2026-01-31T00:00:00Z.") from None
-    return when.replace(tzinfo=timezone.utc) if when.tzinfo is None else \
+    when = when.replace(tzinfo=timezone.utc) if when.tzinfo is None else \
         when.astimezone(timezone.utc)
+    if not _EARLIEST_YEAR <= when.year <= _LATEST_YEAR:
+        raise Reject("YAVIO-3010", f"{name} must be between the years {_EARLIEST_YEAR} and "
+                                   f"{_LATEST_YEAR}.")
+    return when
 
 
 def _sql_time(when: datetime) -> str:

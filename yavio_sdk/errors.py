@@ -47,6 +47,11 @@ _TABLE = [
     ErrorCode("YAVIO-3010", 400, "Invalid request body."),
     ErrorCode("YAVIO-3011", 400, "This invitation is unknown, already used or expired."),
     ErrorCode("YAVIO-3012", 409, "A workspace must keep at least one owner."),
+    ErrorCode("YAVIO-3050", 429, "Too many live streams are open on this project; close one "
+                                 "and retry."),
+    ErrorCode("YAVIO-3060", 400, "The query went over a limit of the query endpoint (rows "
+                                 "read, result rows or memory)."),
+    ErrorCode("YAVIO-3061", 504, "The query ran longer than the query endpoint allows."),
 ]
 
 CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}

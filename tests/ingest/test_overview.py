@@ -123,3 +123,12 @@ async def test_the_overview_is_only_for_the_projects_readers(
                           **{"from": f"{AFTER}T00:00:00Z", "to": f"{DAY}T00:00:00Z"})
     assert backwards.status_code == 400
     assert backwards.json()["error"]["code"] == "YAVIO-3010"
+
+
+async def test_a_time_outside_the_supported_years_is_a_400_not_a_500(
+        ingest_server: IngestServer, tenant: Tenant) -> None:
+    for moment in ("0768-07-14T00:00:00Z", "2400-01-01T00:00:00Z"):
+        response = await get(ingest_server, tenant.tokens["viewer"], tenant.project_id,
+                             **{"from": moment})
+        assert response.status_code == 400, (moment, response.text)
+        assert "between the years 2000 and 2200" in response.json()["error"]["message"]
