@@ -15,54 +15,65 @@ __all__ = ["errors"]
 
 RECENT = 20
 
-_TOTALS = "SELECT count(), countIf(status = 'error') FROM {events} WHERE event_type = 'tool_call'"
-
-_CATEGORIES = """
-SELECT if(error_category = '', 'unknown', error_category) AS category, count() AS failures
-FROM {events} WHERE event_type = 'tool_call' AND status = 'error'
-GROUP BY category ORDER BY failures DESC, category
-"""
-
-_TOOLS = """
-SELECT event_name, countIf(status = 'error') AS failures, count() AS calls
+# The totals, the tools, the categories and the series in one pass over the deduplicated tool
+# calls (merging the copies is most of a query's cost, so it is paid once): calls and failures
+# per tool (the totals are their sums: every call has one tool), per category and per bucket.
+# Only the tool calls are read: the primary key starts with event_type.
+_CALLS = """
+SELECT grouping(event_name) = 0 AS by_tool, grouping(category) = 0 AS by_category,
+       event_name, if(error_category = '', 'unknown', error_category) AS category,
+       {bucket} AS bucket, count() AS calls, countIf(status = 'error') AS failures
 FROM {events} WHERE event_type = 'tool_call'
-GROUP BY event_name HAVING failures > 0 ORDER BY failures DESC, event_name
+GROUP BY GROUPING SETS ((event_name), (category), (bucket))
 """
 
-_SERIES = """
-SELECT {bucket} AS bucket, countIf(event_type = 'tool_call' AND status = 'error') AS failures
-FROM {events} GROUP BY bucket {order}
-"""
-
+# The latest failures. FINAL merges every tool call of the range it reads, so it reads only
+# those since the 20th latest distinct failure: `since` is found without FINAL, over distinct
+# (timestamp, event_id), the key FINAL collapses copies on, so copies cannot push it later.
 _RECENT = """
+WITH (SELECT min(timestamp) FROM (
+          SELECT DISTINCT timestamp, event_id FROM {copies}
+          WHERE event_type = 'tool_call' AND status = 'error'
+          ORDER BY timestamp DESC, event_id LIMIT {limit})) AS since
 SELECT toString(event_id), trace_id, session_id, event_name, error_category, error_message,
        timestamp
-FROM {events} WHERE event_type = 'tool_call' AND status = 'error'
+FROM {events} WHERE event_type = 'tool_call' AND status = 'error' AND timestamp >= since
 ORDER BY timestamp DESC, event_id LIMIT {limit}
 """
 
 
 def errors(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> dict[str, Any]:
-    """The errors view's JSON (blocking)."""
+    """The errors view's JSON (blocking: two queries)."""
     events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
-    calls, failures = store.query(_TOTALS.format(events=events), parameters)[0]
-    series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
-                                        order=period.series_order()), parameters)
+    bucket = period.bucket_sql("timestamp")
+    tools, categories, failures_by_bucket = [], [], {}
+    for by_tool, by_category, name, category, when, calls, failures in store.query(
+            _CALLS.format(events=events, bucket=bucket), parameters):
+        if by_tool:
+            tools.append((name, failures, calls))
+        elif by_category:
+            categories.append((category, failures))
+        else:
+            failures_by_bucket[when.replace(tzinfo=None)] = failures
+    calls = sum(total for _, _, total in tools)
+    failures = sum(count for _, count, _ in tools)
+    recent = store.query(_RECENT.format(events=events, copies=events_of(
+        period, deduplicated=False), limit=RECENT), parameters)
     return {
         "invocations": calls,
         "errors": failures,
         "errorRate": failures / calls if calls else 0.0,
         "byCategory": [{"category": category, "errors": count} for category, count in
-                       store.query(_CATEGORIES.format(events=events), parameters)],
+                       sorted(categories, key=lambda c: (-c[1], c[0])) if count],
         "byTool": [{"name": name, "errors": count, "invocations": total,
                     "errorRate": count / total}
-                   for name, count, total in store.query(_TOOLS.format(events=events),
-                                                         parameters)],
-        "series": [{"bucket": iso(bucket), "errors": count} for bucket, count in series],
+                   for name, count, total in sorted(tools, key=lambda t: (-t[1], t[0]))
+                   if count],
+        "series": [{"bucket": iso(when), "errors": failures_by_bucket.get(when, 0)}
+                   for when in period.buckets()],
         "recent": [{"eventId": event_id, "traceId": trace_id, "sessionId": session_id,
                     "tool": name, "category": category or "unknown",
                     "message": message or None, "timestamp": iso(when)}
-                   for event_id, trace_id, session_id, name, category, message, when in
-                   store.query(_RECENT.format(events=events, limit=RECENT), parameters)],
+                   for event_id, trace_id, session_id, name, category, message, when in recent],
     }

@@ -566,6 +566,13 @@ _RANGE_PARAMETERS = [
 ]
 
 
+def _limit_parameter(maximum: int, default: int, items: str) -> dict[str, Any]:
+    """The `limit` query parameter of a list."""
+    return {"name": "limit", "in": "query", "required": False,
+            "schema": {"type": "integer", "minimum": 1, "maximum": maximum, "default": default},
+            "description": f"At most this many {items} ({maximum:,} at most)."}
+
+
 def _project_view(operation_id: str, summary: str, required: list[str],
                   arrays: tuple[str, ...], extra: list[dict[str, Any]] | None = None,
                   ) -> dict[str, Any]:
@@ -621,10 +628,7 @@ def _export_events() -> dict[str, Any]:
          "description": "Only these event types (repeat, or comma-separate); default: all."},
         {"name": "after", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "The previous page's `next` cursor; leave out for the first page."},
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": MAX_LIMIT,
-                    "default": DEFAULT_LIMIT},
-         "description": f"At most this many events ({MAX_LIMIT:,} at most)."}]
+        _limit_parameter(MAX_LIMIT, DEFAULT_LIMIT, "events")]
     operation = _project_view(
         "exportEvents", "The raw events of a range, deduplicated, oldest first, a page at a "
         "time: follow `next` until it is null",
@@ -651,20 +655,17 @@ def _list_traces() -> dict[str, Any]:
         ("session", {"type": "string"}, "Only this session's traces."),
         ("user", {"type": "string"}, "Only traces with an event of this user."),
         ("tool", {"type": "string"}, "Only calls of this tool."),
-        ("status", {"enum": ["success", "error"]}, "Only calls that succeeded, or failed."),
-        ("limit", {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-         "At most this many traces (200 at most)."))]
+        ("status", {"enum": ["success", "error"]}, "Only calls that succeeded, or failed."))]
     return _project_view("listTraces", "The latest tool-call traces of a range, newest first",
-                         ["traces"], ("traces",), [*_RANGE_PARAMETERS, *filters])
+                         ["traces"], ("traces",),
+                         [*_RANGE_PARAMETERS, *filters, _limit_parameter(200, 50, "traces")])
 
 
 def _list_sessions() -> dict[str, Any]:
     filters = [
         {"name": "user", "in": "query", "required": False, "schema": {"type": "string"},
          "description": "Only the sessions with an event of this user."},
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 200, "default": 50},
-         "description": "At most this many sessions in the list (200 at most)."}]
+        _limit_parameter(200, 50, "sessions in the list")]
     return _project_view(
         "listSessions", "Sessions: count, identified and anonymous, average duration and tool "
         "calls (with the previous period's), sessions started per bucket (zero-filled) and "
@@ -688,9 +689,7 @@ def _get_user() -> dict[str, Any]:
          "schema": {"type": "string", "minLength": 1},
          "description": "The user's id (`user_id`), percent-encoded."},
         *_RANGE_PARAMETERS,
-        {"name": "limit", "in": "query", "required": False,
-         "schema": {"type": "integer", "minimum": 1, "maximum": 500, "default": 100},
-         "description": "At most this many events (500) and sessions (200) in the lists."}]
+        _limit_parameter(500, 100, "events (and 200 sessions) in the lists")]
     return _project_view(
         "userTimeline", "One user's sessions and events in the range, newest first, with "
         "totals; 404 for a user the project has no event of",
@@ -760,10 +759,7 @@ def _get_funnel() -> dict[str, Any]:
 
 
 def _get_paths() -> dict[str, Any]:
-    limit = {"name": "limit", "in": "query", "required": False,
-             "schema": {"type": "integer", "minimum": 1, "maximum": MAX_TRANSITIONS,
-                        "default": DEFAULT_TRANSITIONS},
-             "description": f"At most this many transitions ({MAX_TRANSITIONS} at most)."}
+    limit = _limit_parameter(MAX_TRANSITIONS, DEFAULT_TRANSITIONS, "transitions")
     operation = _project_view(
         "paths", "The most frequent tool → tool transitions within a session, with the "
         f"session's start and end as `{START}` and `{END}`, most frequent first",

@@ -29,8 +29,7 @@ SELECT
     timestamp >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current,
     countIf(event_type = 'tool_call') AS invocations,
     countIf(event_type = 'tool_call' AND status = 'error') AS errors,
-    quantileExactIf(0.5)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
-    quantileExactIf(0.95)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
+    quantilesExactIf(0.5, 0.95)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
     countIf(event_type = 'conversion') AS conversions,
     sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)],
              event_type = 'conversion' AND conversion_value IS NOT NULL) AS revenue
@@ -38,50 +37,54 @@ FROM {events} WHERE event_type IN ('tool_call', 'conversion')
 GROUP BY current
 """
 
-# Sessions with any event, per period (a copy of an event changes no session's presence).
-# Grouping by session is cheaper than uniqExact's set of strings, and exact.
+# Sessions active in each period: those whose first-to-last event span overlaps it, from the
+# per-session aggregate (its first and last times are a min and a max, which a copy of an event
+# cannot change). One row per session instead of every event: several times faster than
+# grouping the events, and the same figure, as a session ends after 30 idle minutes.
 _SESSIONS = """
-SELECT current, count() FROM (
-    SELECT session_id, timestamp >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current
-    FROM {events} GROUP BY session_id, current)
-GROUP BY current
+SELECT countIf(last >= {{current_start:String}} AND first < {{end:String}}),
+       countIf(last >= {{start:String}} AND first < {{current_start:String}})
+FROM (
+    SELECT session_id, min(first_seen) AS first, max(last_seen) AS last
+    FROM session_stats WHERE project_id = {{project:UUID}}
+    GROUP BY session_id {platforms})
 """
 
-# The platform mix and the top tools in one pass over the tool calls.
+# The platform mix, the top tools and the calls per bucket in one pass over the tool calls
+# (the buckets without calls are filled in Python: GROUPING SETS cannot fill).
 _BREAKDOWN = """
-SELECT grouping(platform) = 0 AS by_platform, platform, event_name, count() AS calls,
+SELECT grouping(platform) = 0 AS by_platform, grouping(event_name) = 0 AS by_tool,
+       platform, event_name, {bucket} AS bucket, count() AS calls,
        countIf(status = 'error'), quantileExactIf(0.95)(latency_ms, latency_ms IS NOT NULL)
 FROM {events} WHERE event_type = 'tool_call'
-GROUP BY GROUPING SETS ((platform), (event_name))
+GROUP BY GROUPING SETS ((platform), (event_name), (bucket))
 ORDER BY calls DESC, platform, event_name
-"""
-
-_SERIES = """
-SELECT {bucket} AS bucket, count() AS invocations
-FROM {events} WHERE event_type = 'tool_call' GROUP BY bucket {order}
 """
 
 
 def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
              ) -> dict[str, Any]:
-    """The overview's JSON (blocking: four ClickHouse queries)."""
+    """The overview's JSON (blocking: three ClickHouse queries)."""
     events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
     both = TimeRange(period.previous.start, period.end, period.platforms)
     both_parameters = {**parameters, **both.parameters(), "current_start": parameters["start"]}
-    sessions = dict(store.query(_SESSIONS.format(events=events_of(both, deduplicated=False)),
-                                both_parameters))
-    kpis = {bool(row[0]): _kpis(row[1:], sessions.get(row[0], 0)) for row in store.query(
+    on_platforms = "HAVING max(platform) IN {platforms:Array(String)}" if period.platforms else ""
+    sessions = dict(zip((True, False), store.query(
+        _SESSIONS.format(platforms=on_platforms), both_parameters)[0]))
+    kpis = {bool(row[0]): _kpis(row[1:], sessions[bool(row[0])]) for row in store.query(
         _KPIS.format(events=events_of(both)), both_parameters)}
-    current, previous = (kpis.get(side) or _kpis(None, sessions.get(side, 0))
-                         for side in (True, False))
-    breakdown = store.query(_BREAKDOWN.format(events=events), parameters)
-    platforms = [(platform, calls) for by_platform, platform, _, calls, _, _ in breakdown
-                 if by_platform]
-    tools = [(name, calls, errors, p95) for by_platform, _, name, calls, errors, p95
-             in breakdown if not by_platform][:TOP_TOOLS]
-    series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
-                                        order=period.series_order()), parameters)
+    current, previous = (kpis.get(side) or _kpis(None, sessions[side]) for side in (True, False))
+    platforms, tools, calls_in = [], [], {}
+    for by_platform, by_tool, platform, name, bucket, calls, errors, p95 in store.query(
+            _BREAKDOWN.format(events=events, bucket=period.bucket_sql("timestamp")),
+            parameters):
+        if by_platform:
+            platforms.append((platform, calls))
+        elif by_tool:
+            tools.append((name, calls, errors, p95))
+        else:
+            calls_in[bucket.replace(tzinfo=None)] = calls
     total = sum(calls for _, calls in platforms)
     return {
         "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,
@@ -94,8 +97,9 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
         "topTools": [{"name": name, "invocations": calls, "errors": errors,
                       "errorRate": errors / calls if calls else 0.0,
                       "p95LatencyMs": _number(p95)}
-                     for name, calls, errors, p95 in tools],
-        "series": [{"bucket": iso(bucket), "invocations": count} for bucket, count in series],
+                     for name, calls, errors, p95 in tools[:TOP_TOOLS]],
+        "series": [{"bucket": iso(bucket), "invocations": calls_in.get(bucket, 0)}
+                   for bucket in period.buckets()],
     }
 
 
@@ -113,8 +117,8 @@ def events_of(period: TimeRange, *, deduplicated: bool = True) -> str:
 
 def _kpis(row: tuple[Any, ...] | None, sessions: int) -> dict[str, Any]:
     """A period's KPIs from its row of `_KPIS` (None: no call nor conversion)."""
-    invocations, errors, p50, p95, conversions, (currencies, totals) = \
-        row or (0, 0, None, None, 0, ([], []))
+    invocations, errors, (p50, p95), conversions, (currencies, totals) = \
+        row or (0, 0, (None, None), 0, ([], []))
     return {
         "invocations": invocations,
         "sessions": sessions,

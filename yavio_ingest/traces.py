@@ -23,16 +23,43 @@ __all__ = ["TRACE_FILTERS", "trace", "traces"]
 TRACE_FILTERS = ("session", "user", "tool", "status")
 MAX_TRACES = 200
 
+# The trace list reads no FINAL and never groups the whole range by trace. A trace starts no
+# later than its tool call, so the latest `limit` traces (by start) all have a matching call at
+# or after `since`, the oldest of the latest calls of the `limit` newest traces: `since` comes
+# from the tool calls alone (the primary key starts with event_type, so that is a small slice of
+# the range), and only the traces with a call since then are aggregated, over the whole range
+# (their trace_id found through its bloom filter). `traces()` checks the bound held (the last
+# trace listed started at or after `since`) and otherwise repeats the query from an earlier
+# bound, so the answer is the one of grouping every event of the range. Every figure is one a
+# copy of an event cannot change (first time, presence, max, the call's fields); the event count
+# counts distinct (event_type, timestamp, event_id), the key FINAL collapses copies on.
+_CALLS = "(SELECT * FROM {events} WHERE event_type = 'tool_call' {calls} {traces})"
+
+_SINCE = """(SELECT min(latest) FROM (
+    SELECT trace_id, timestamp AS latest FROM {calls}
+    ORDER BY timestamp DESC, trace_id LIMIT 1 BY trace_id LIMIT {limit}))"""
+
 _LIST = """
-SELECT trace_id, any(session_id), anyIf(event_name, event_type = 'tool_call') AS tool,
-       anyIf(status, event_type = 'tool_call') AS call_status,
-       anyIf(latency_ms, event_type = 'tool_call'), max(user_id) AS user, any(platform),
-       min(timestamp) AS started, count() AS events
+WITH {since} AS since
+SELECT trace_id,
+       argMaxIf((session_id, event_name, status, latency_ms, platform), timestamp,
+                event_type = 'tool_call' {calls}) AS call,
+       max(user_id), min(timestamp) AS started, uniqExact(event_type, timestamp, event_id),
+       any(since)
 FROM {events}
+WHERE trace_id IN (SELECT trace_id FROM {call_rows} WHERE timestamp >= since)
 GROUP BY trace_id
-HAVING countIf(event_type = 'tool_call') > 0 {having}
 ORDER BY started DESC, trace_id LIMIT {limit}
 """
+
+# The filters apply to the tool call itself, but `user`: the trace has any event of that user
+# (in the range), found through the user_id bloom filter.
+_CALL_FILTERS = {
+    "session": "session_id = {session:String}",
+    "tool": "event_name = {tool:String}",
+    "status": "status = {status:String}",
+}
+_USER_FILTER = "AND trace_id IN (SELECT trace_id FROM {events} WHERE user_id = {user:String})"
 
 _COLUMNS = ("event_id", "event_type", "event_name", "source", "timestamp", "step_sequence",
             "latency_ms", "status", "error_category", "error_message", "conversion_value",
@@ -60,21 +87,29 @@ def traces(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
            filters: dict[str, str], limit: int = 50) -> dict[str, Any]:
     """The latest tool-call traces of the range (blocking), newest first, narrowed by
     `filters`: `session` (id), `user` (id), `tool` (name), `status` (success or error)."""
-    conditions = {
-        "session": "any(session_id) = {session:String}",
-        "user": "has(groupArray(user_id), {user:String})",
-        "tool": "tool = {tool:String}",
-        "status": "call_status = {status:String}",
-    }
-    having = "".join(f" AND {conditions[name]}" for name in TRACE_FILTERS if name in filters)
-    rows = store.query(
-        _LIST.format(events=events_of(period), having=having, limit=min(limit, MAX_TRACES)),
-        {"project": str(project_id), **period.parameters(), **filters})
+    limit = min(limit, MAX_TRACES)
+    events = events_of(period, deduplicated=False)
+    calls = "".join(f" AND {_CALL_FILTERS[name]}" for name in TRACE_FILTERS
+                    if name in _CALL_FILTERS and name in filters)
+    call_rows = _CALLS.format(events=events, calls=calls, traces=_USER_FILTER.replace(
+        "{events}", events) if "user" in filters else "")
+    parameters = {"project": str(project_id), **period.parameters(), **filters}
+    since = _SINCE.format(calls=call_rows, limit=limit)
+    while True:
+        rows = store.query(_LIST.format(since=since, calls=calls, events=events,
+                                        call_rows=call_rows, limit=limit), parameters)
+        # Fewer rows than asked: every trace with a matching call was aggregated (`since`
+        # was the oldest call, or no call). Else the last one bounds any trace that belongs.
+        if not rows or len(rows) < limit or rows[-1][3] >= rows[-1][5]:
+            break
+        since = "toDateTime64({since:String}, 3, 'UTC')"
+        parameters["since"] = rows[-1][3].strftime("%Y-%m-%d %H:%M:%S.%f")
     return {"traces": [
         {"traceId": trace_id, "sessionId": session, "tool": tool, "status": status or None,
          "latencyMs": latency, "userId": user or None, "platform": platform or None,
          "startedAt": iso(started), "events": count}
-        for trace_id, session, tool, status, latency, user, platform, started, count in rows]}
+        for trace_id, (session, tool, status, latency, platform), user, started, count, _
+        in rows]}
 
 
 def trace(store: ClickHouseStore, project_id: uuid.UUID, trace_id: str) -> dict[str, Any] | None:
