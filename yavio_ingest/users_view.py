@@ -1,5 +1,5 @@
 """The users of a project (SPEC 7): active users (DAU/WAU/MAU) and their trend, new vs
-returning users, retention cohorts (ClickHouse's `retention`), anonymous sessions, the most
+returning users, retention cohorts (as ClickHouse's `retention`), anonymous sessions, the most
 active users, and one user's timeline.
 
 A user is an identified `user_id` (set by `identify`, carried on the later events); a user's
@@ -10,16 +10,18 @@ come from `user_stats`, whose `min`/`max` states are dedup-correct (a re-stored 
 minimum or maximum unchanged) and which outlives the events' retention. Scoped to one project.
 
 Dedup-aware: who was active when, and which sessions had a user, cannot change with a copy of
-an event, so those figures read the events without `FINAL`; the top users' counts read them
-deduplicated (`events_of`), and a user's timeline keeps one row per `event_id` (copies are
-identical rows) of the few events carrying their id.
+an event, so those figures read the events without `FINAL`, or `user_days` (which users were
+active on which day, a presence table) grouped by its key; the top users' counts keep one
+row per `event_id` (copies are identical rows) of those users' events, or read them through
+`FINAL` when copies could change who ranks among them, and a user's timeline keeps one row per
+`event_id` of the few events carrying their id.
 """
 
 from __future__ import annotations
 
 import math
 import uuid
-from datetime import datetime, time, timedelta, timezone
+from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from yavio_ingest.overview import events_of, iso
@@ -33,6 +35,7 @@ TOP_USERS = 50
 MAX_TIMELINE_EVENTS = 500
 RETENTION_PERIODS = 8
 _MONTH_DAYS = 30
+_EPOCH = date(1970, 1, 1)
 # Retention cohorts by the day of the first event for ranges up to 60 days (the series' own
 # limit for daily buckets), else by the week (starting Monday, like the series' weeks).
 _DAILY_COHORTS_UP_TO = timedelta(days=60)
@@ -50,75 +53,115 @@ FROM user_stats WHERE project_id = {project:UUID} GROUP BY user_id
 # so no user counts twice on a day. The intervals' starts (+1) and ends (-1), summed per day
 # across users (sumMap), become each day's figures as a running total (`_activity`): linear in
 # (user, day) pairs, where counting distinct users per window would expand every pair 30
-# times (measured 3-5x slower at 1M events).
+# times (measured 3-5x slower at 1M events). The sumMap counts keys day * 4 + kind (0: the
+# intervals starting that day, 1-3: the DAU, WAU and MAU intervals ending), one array of
+# ones: half the time of summing three arrays of deltas keyed by day (measured at 10M).
+#
+# The same pass gives new vs returning and retention: the month it reads ends with the range
+# (and starts before it), so each user's buckets and retention periods with an event at or
+# after `from` are those of the range. Both count only the users of `user_stats` (`known`, as
+# the INNER JOINs they replace did). New vs returning: per bucket, the users whose first event
+# ever is in that bucket, and the others. Retention: the users first seen in the range with
+# an event in it, per cohort (the period of their first event), with `retention(k = 0,
+# k = 1, ...)`'s figures: returned[k] is whether they were active in period 0 and in k.
+#
+# It reads `_PRESENCE`, not the events: one row (user, day, at) per user and slice of time in
+# which they had an event, `at` standing for every event of the slice.
 _ACTIVITY = """
 SELECT countIf(last_seen >= toDateTime64({{end:String}}, 3, 'UTC') - INTERVAL 1 DAY),
        countIf(last_seen >= toDateTime64({{end:String}}, 3, 'UTC') - INTERVAL 7 DAY),
        countIf(last_seen >= toDateTime64({{end:String}}, 3, 'UTC') - INTERVAL {month} DAY),
-       sumMap(arrayFlatten(arrayMap((day, next) -> [day, day + 1, least(day + 7, next),
-                                                    least(day + {month}, next)],
+       sumMap(arrayFlatten(arrayMap((day, next) -> [toInt32(day) * 4,
+                                                    toInt32(day + 1) * 4 + 1,
+                                                    toInt32(least(day + 7, next)) * 4 + 2,
+                                                    toInt32(least(day + {month}, next)) * 4 + 3],
                                     days, next_days)),
-              arrayFlatten(arrayMap(day -> [1, -1, 0, 0], days)),
-              arrayFlatten(arrayMap(day -> [1, 0, -1, 0], days)),
-              arrayFlatten(arrayMap(day -> [1, 0, 0, -1], days)))
-FROM (SELECT user_id, max(timestamp) AS last_seen,
-             arraySort(groupUniqArray(toDate32(timestamp))) AS days,
-             -- each active day's next one (none after the last)
-             arrayPushBack(arrayPopFront(days), toDate32('2299-12-31')) AS next_days
-      FROM {events} WHERE user_id != '' GROUP BY user_id)
-"""
-
-_NEW_VS_RETURNING = """
-SELECT bucket, uniqExactIf(user_id, first_bucket = bucket) AS new_users,
-       uniqExact(user_id) - new_users
-FROM (SELECT DISTINCT user_id, {bucket} AS bucket FROM {events} WHERE user_id != '') AS active
-INNER JOIN (SELECT user_id, {first_bucket} AS first_bucket FROM ({first_seen})) AS seen
-    USING user_id
-GROUP BY bucket {order}
-"""
-
-# `retention(k = 0, k = 1, ...)` per user: [active in the first period, active in it and in
-# the second, ...]; summed per cohort, that is the cohort's row of the retention table.
-_RETENTION = """
-SELECT cohort, count(), sumForEach(returned)
+              arrayWithConstant(length(days) * 4, toUInt64(1))),
+       sumMapIf(buckets, arrayMap(bucket -> toUInt64(bucket = first_bucket), buckets),
+                arrayMap(bucket -> toUInt64(bucket != first_bucket), buckets), known),
+       sumMapIf([cohort], [toUInt64(1)], {returned},
+                known AND first_seen >= toDateTime64({{split:String}}, 3, 'UTC')
+                AND first_seen < toDateTime64({{end:String}}, 3, 'UTC') AND notEmpty(periods))
 FROM (
-    SELECT user_id, any(cohort) AS cohort, retention({conditions}) AS returned
-    FROM (
-        SELECT active.user_id AS user_id, cohorts.cohort AS cohort,
-               intDiv(dateDiff('day', cohorts.cohort, active.period), {days}) AS k
-        FROM (SELECT DISTINCT user_id, {event_period} AS period FROM {events}
-              WHERE user_id != '') AS active
-        INNER JOIN (
-            SELECT user_id, {cohort_period} AS cohort FROM ({first_seen})
-            WHERE first_seen >= toDateTime64({{start:String}}, 3, 'UTC')
-              AND first_seen < toDateTime64({{end:String}}, 3, 'UTC')
-        ) AS cohorts ON active.user_id = cohorts.user_id
-    )
-    GROUP BY user_id
+    SELECT *, arrayMap(period -> intDiv(dateDiff('day', cohort, period), {days}), periods)
+                  AS ks
+    FROM (SELECT user_id, max(at) AS last_seen,
+                 arraySort(groupUniqArray(toDate32(day))) AS days,
+                 -- each active day's next one (none after the last)
+                 arrayPushBack(arrayPopFront(days), toDate32('2299-12-31')) AS next_days,
+                 groupUniqArrayIf({bucket}, {in_range}) AS buckets,
+                 groupUniqArrayIf({event_period}, {in_range}) AS periods
+          FROM ({presence}) GROUP BY user_id) AS active
+    LEFT JOIN (SELECT user_id, 1 AS known, first_seen, {first_bucket} AS first_bucket,
+                      {cohort_period} AS cohort
+               FROM ({first_seen})) AS seen USING user_id
 )
-GROUP BY cohort ORDER BY cohort
 """
 
+# Who was active when, from `user_days` for every whole UTC day of the history and from the
+# events only for the few slices of a day that a boundary cuts (`from`, `to`, and `to` less
+# 1, 7 and 30 days for the active users; every day of the range for hourly buckets): a month
+# of user_days is some 40x fewer rows than its events. Each row is (user, day, at): a whole
+# day's `at` is its midnight, a cut slice's is its user's first event in it, and no boundary
+# falls inside a row's time (the events' rows are split at every boundary, and at every hour
+# for hourly buckets), so `at` is at or after a boundary, or in a bucket or period, exactly
+# when that row's events are.
+# Presence, so copies change nothing: user_days is read grouped by its key (never trusting
+# merges to have collapsed the copies' rows), and the events without FINAL. The platform
+# filter narrows both, never first seen (from `user_stats`).
+_PRESENCE = """
+SELECT user_id, day, toDateTime64(day, 3, 'UTC') AS at
+FROM user_days
+WHERE project_id = {{project:UUID}} AND day >= {{first_whole:Date}} AND day <= {{last_whole:Date}}
+      AND day NOT IN {{cut_days:Array(Date)}} {user_days_platforms}
+GROUP BY user_id, day
+UNION ALL
+SELECT user_id, toDate(timestamp) AS day, min(timestamp) AS at
+FROM events
+WHERE project_id = {{project:UUID}} AND user_id != '' AND ({slices}) {events_platforms}
+GROUP BY user_id, day{split_by}
+"""
+
+# Whether a session carried any user_id, as a flag: cheaper than the greatest user_id (a
+# String kept per session), the same answer.
 _ANONYMOUS = """
-SELECT countIf(user = '')
-FROM (SELECT session_id, max(user_id) AS user FROM {events} GROUP BY session_id)
+SELECT countIf(NOT identified)
+FROM (SELECT session_id, max(user_id != '') AS identified FROM {events} GROUP BY session_id)
 """
 
 _REVENUE = ("sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)], "
             "event_type = 'conversion' AND conversion_value IS NOT NULL)")
 
+# The most active users. Ranking them deduplicated (FINAL) merges every event of the range, the
+# view's costliest query, so `_top_users` ranks the copies as they are (`_RANKED`: a user's
+# count with copies is at least the true one), counts the 50 first exactly (`_FIGURES`: their
+# few events, one per event_id, copies being identical rows) and checks that no user outside
+# could rank among them; only when one could (copies in the ranking) does it run `_TOP`.
+_RANKED = """
+SELECT user_id, count() AS events FROM {events} WHERE user_id != ''
+GROUP BY user_id ORDER BY events DESC, user_id LIMIT {limit}
+"""
+
+_FIGURES = f"""
+SELECT user_id, count() AS events, uniqExact(session_id) AS sessions,
+       countIf(event_type = 'tool_call') AS tool_calls,
+       countIf(event_type = 'conversion') AS conversions, {_REVENUE} AS revenue
+FROM (SELECT event_id, user_id, session_id, event_type, conversion_value, conversion_currency
+      FROM {{events}} WHERE user_id IN {{{{users:Array(String)}}}} LIMIT 1 BY event_id)
+GROUP BY user_id ORDER BY events DESC, user_id
+"""
+
 _TOP = f"""
-SELECT ranked.user_id, seen.first_seen, seen.last_seen, events, sessions, tool_calls,
-       conversions, revenue
-FROM (
-    SELECT user_id, count() AS events, uniqExact(session_id) AS sessions,
-           countIf(event_type = 'tool_call') AS tool_calls,
-           countIf(event_type = 'conversion') AS conversions, {_REVENUE} AS revenue
-    FROM {{events}} WHERE user_id != ''
-    GROUP BY user_id ORDER BY events DESC, user_id LIMIT {{limit}}
-) AS ranked
-LEFT JOIN ({{first_seen}}) AS seen ON ranked.user_id = seen.user_id
-ORDER BY events DESC, ranked.user_id
+SELECT user_id, count() AS events, uniqExact(session_id) AS sessions,
+       countIf(event_type = 'tool_call') AS tool_calls,
+       countIf(event_type = 'conversion') AS conversions, {_REVENUE} AS revenue
+FROM {{events}} WHERE user_id != ''
+GROUP BY user_id ORDER BY events DESC, user_id LIMIT {{limit}}
+"""
+
+_SEEN = """
+SELECT user_id, min(first_seen), max(last_seen) FROM user_stats
+WHERE project_id = {project:UUID} AND user_id IN {users:Array(String)} GROUP BY user_id
 """
 
 _PROFILE = """
@@ -150,14 +193,14 @@ def users(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> d
     project = str(project_id)
     anonymous = store.query(_ANONYMOUS.format(events=events_of(period, deduplicated=False)),
                             {"project": project, **period.parameters()})[0][0]
-    active_users, series = _activity(store, project, period)
+    active_users, series, new_vs_returning, retention = _activity(store, project, period)
     return {
         "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,
                   "platforms": list(period.platforms)},
         "activeUsers": active_users,
         "series": series,
-        "newVsReturning": _new_vs_returning(store, project, period),
-        "retention": _retention(store, project, period),
+        "newVsReturning": new_vs_returning,
+        "retention": retention,
         "anonymousSessions": anonymous,
         "users": _top_users(store, project, period),
     }
@@ -194,18 +237,39 @@ def user_timeline(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRan
 
 
 def _activity(store: ClickHouseStore, project: str, period: TimeRange,
-              ) -> tuple[dict[str, int], list[dict[str, Any]]]:
-    """`activeUsers` (the last 1, 7 and 30 days before `to`) and the daily series."""
+              ) -> tuple[dict[str, int], list[dict[str, Any]], list[dict[str, Any]],
+                         dict[str, Any]]:
+    """`activeUsers` (the last 1, 7 and 30 days before `to`), the daily series, new vs
+    returning users per bucket and the retention cohorts."""
     first_day = period.start.date()
     last_day = (period.end - timedelta(milliseconds=1)).date()
     # the month before the first day (for its WAU and MAU) and the month before `to`
     history = TimeRange(min(_midnight(first_day) - timedelta(days=_MONTH_DAYS - 1),
                             period.end - timedelta(days=_MONTH_DAYS)),
                         period.end, period.platforms)
-    dau, wau, mau, (days, *changes) = store.query(
-        _ACTIVITY.format(events=events_of(history, deduplicated=False), month=_MONTH_DAYS),
-        {"project": project, **history.parameters()})[0]
-    change_of = {day: change for day, *change in zip(days, *changes)}
+    unit = "day" if period.end - period.start <= _DAILY_COHORTS_UP_TO else "week"
+    expression, days_per_period = _COHORT_PERIODS[unit]
+    in_range = "at >= toDateTime64({split:String}, 3, 'UTC')"
+    returned = ", ".join(f"[toUInt64(has(ks, 0) AND has(ks, {k}))]"
+                         for k in range(RETENTION_PERIODS))
+    presence, presence_parameters = _presence(period, history)
+    dau, wau, mau, (keys, counts), (buckets, new, returning), (cohorts, sizes, *kept) = \
+        store.query(_ACTIVITY.format(
+            presence=presence, month=_MONTH_DAYS,
+            bucket=period.bucket_sql("at"), first_bucket=period.bucket_sql("first_seen"),
+            event_period=expression.format("at"),
+            cohort_period=expression.format("first_seen"), in_range=in_range,
+            days=days_per_period, returned=returned, first_seen=_FIRST_SEEN),
+            {"project": project, **history.parameters(), **presence_parameters,
+             "split": period.parameters()["start"]})[0]
+    change_of: dict[date, list[int]] = {}
+    for key, count in zip(keys, counts):
+        number, kind = divmod(key, 4)
+        change = change_of.setdefault(_EPOCH + timedelta(days=number), [0, 0, 0])
+        if kind == 0:
+            change[:] = [total + count for total in change]
+        else:
+            change[kind - 1] -= count
     running, series = [0, 0, 0], []
     day = history.start.date()
     while day <= last_day:
@@ -215,48 +279,109 @@ def _activity(store: ClickHouseStore, project: str, period: TimeRange,
             series.append({"day": str(day), "dau": running[0], "wau": running[1],
                            "mau": running[2]})
         day += timedelta(days=1)
-    return {"dau": dau, "wau": wau, "mau": mau}, series
-
-
-def _new_vs_returning(store: ClickHouseStore, project: str, period: TimeRange,
-                      ) -> list[dict[str, Any]]:
-    rows = store.query(_NEW_VS_RETURNING.format(
-        events=events_of(period, deduplicated=False), bucket=period.bucket_sql("timestamp"),
-        first_bucket=period.bucket_sql("first_seen"), first_seen=_FIRST_SEEN,
-        order=period.series_order()), {"project": project, **period.parameters()})
-    return [{"bucket": iso(bucket), "new": new, "returning": returning}
-            for bucket, new, returning in rows]
-
-
-def _retention(store: ClickHouseStore, project: str, period: TimeRange) -> dict[str, Any]:
-    unit = "day" if period.end - period.start <= _DAILY_COHORTS_UP_TO else "week"
-    expression, days = _COHORT_PERIODS[unit]
-    conditions = ", ".join(f"k = {k}" for k in range(RETENTION_PERIODS))
-    rows = store.query(_RETENTION.format(
-        events=events_of(period, deduplicated=False), first_seen=_FIRST_SEEN,
-        conditions=conditions, days=days,
-        event_period=expression.format("timestamp"),
-        cohort_period=expression.format("first_seen")),
-        {"project": project, **period.parameters()})
-    length = timedelta(days=days)
-    cohorts = []
-    for cohort, size, returned in rows:
+    users_of = {_naive(bucket): pair for bucket, *pair in zip(buckets, new, returning)}
+    new_vs_returning = [{"bucket": iso(bucket), "new": users_of.get(bucket, (0, 0))[0],
+                         "returning": users_of.get(bucket, (0, 0))[1]}
+                        for bucket in period.buckets()]
+    length = timedelta(days=days_per_period)
+    retention = []
+    for cohort, size, *returns in zip(cohorts, sizes, *kept):
         # periods starting at or after `to` have not happened (in this range): left out
-        observable = math.ceil((period.end - cohort.replace(tzinfo=timezone.utc)) / length)
-        cohorts.append({"cohort": iso(cohort), "users": size,
-                        "returned": list(returned[:min(observable, RETENTION_PERIODS)])})
-    return {"period": unit, "cohorts": cohorts}
+        observable = math.ceil((period.end - _naive(cohort).replace(tzinfo=timezone.utc))
+                               / length)
+        retention.append({"cohort": iso(cohort), "users": size,
+                          "returned": list(returns[:min(observable, RETENTION_PERIODS)])})
+    return ({"dau": dau, "wau": wau, "mau": mau}, series, new_vs_returning,
+            {"period": unit, "cohorts": retention})
+
+
+def _presence(period: TimeRange, history: TimeRange) -> tuple[str, dict[str, Any]]:
+    """`_PRESENCE` over `history` and its parameters: which days are cut by a boundary (read
+    from the events, in slices), the others being read from `user_days`."""
+    end = history.end
+    boundaries = [history.start, period.start, *(end - timedelta(days=n)
+                                                 for n in (1, 7, _MONTH_DAYS)), end]
+    last_day = (end - timedelta(milliseconds=1)).date()
+    cut_days = []
+    day = history.start.date()
+    while day <= last_day:
+        midnight = _midnight(day)
+        # hourly buckets need the hour of the range's events: every day of the range is cut
+        if any(midnight < boundary < midnight + timedelta(days=1) for boundary in boundaries) \
+                or (period.bucket == "hour" and day >= period.start.date()):
+            cut_days.append(day)
+        day += timedelta(days=1)
+    slices: list[list[datetime]] = []
+    for day in cut_days:
+        start = max(_midnight(day), history.start)
+        if slices and slices[-1][1] == start:
+            slices[-1][1] = min(_midnight(day) + timedelta(days=1), end)
+        else:
+            slices.append([start, min(_midnight(day) + timedelta(days=1), end)])
+    parameters: dict[str, Any] = {
+        "first_whole": history.start.date(), "last_whole": last_day, "cut_days": cut_days}
+    # a slice's side of each boundary, as plain comparisons: a lambda over an array of
+    # boundaries costs 3x the rest of the slices' query (measured)
+    # (the history's start and end split none: every slice is within them)
+    inner = sorted(set(boundaries[1:-1]))
+    split_by = "".join(f", timestamp >= toDateTime64({{boundary{number}:String}}, 3, 'UTC')"
+                       for number in range(len(inner)))
+    parameters.update({f"boundary{number}": _sql_time(boundary)
+                       for number, boundary in enumerate(inner)})
+    if period.bucket == "hour":
+        split_by += ", toStartOfHour(timestamp)"
+    conditions = []
+    for number, (start, stop) in enumerate(slices):
+        conditions.append(f"timestamp >= toDateTime64({{slice{number}_from:String}}, 3, 'UTC') "
+                          f"AND timestamp < toDateTime64({{slice{number}_to:String}}, 3, 'UTC')")
+        parameters[f"slice{number}_from"] = _sql_time(start)
+        parameters[f"slice{number}_to"] = _sql_time(stop)
+    platforms = " AND platform IN {platforms:Array(String)}" if period.platforms else ""
+    return _PRESENCE.format(
+        user_days_platforms=platforms, events_platforms=platforms, split_by=split_by,
+        slices=" OR ".join(f"({condition})" for condition in conditions) or "0"), parameters
+
+
+def _sql_time(when: datetime) -> str:
+    """A DateTime64(3) parameter, as `TimeRange.parameters()` gives them."""
+    return TimeRange(when, when).parameters()["start"]
+
+
+def _naive(when: datetime) -> datetime:
+    """A ClickHouse DateTime in UTC, without its zone (as `TimeRange.buckets()` gives them)."""
+    return when.astimezone(timezone.utc).replace(tzinfo=None) if when.tzinfo else when
 
 
 def _top_users(store: ClickHouseStore, project: str, period: TimeRange,
                ) -> list[dict[str, Any]]:
-    rows = store.query(_TOP.format(events=events_of(period), first_seen=_FIRST_SEEN,
-                                   limit=TOP_USERS), {"project": project, **period.parameters()})
-    return [{"userId": user_id, "firstSeen": iso(first_seen), "lastSeen": iso(last_seen),
-             "events": count, "sessions": sessions, "toolCalls": tool_calls,
-             "conversions": conversions, "revenue": _revenue(revenue)}
-            for (user_id, first_seen, last_seen, count, sessions, tool_calls, conversions,
-                 revenue) in rows]
+    parameters = {"project": project, **period.parameters()}
+    ranked = store.query(_RANKED.format(events=events_of(period, deduplicated=False),
+                                        limit=TOP_USERS + 1), parameters)
+    candidates = ranked[:TOP_USERS]
+    rows = store.query(_FIGURES.format(events=events_of(period, deduplicated=False)),
+                       {**parameters, "users": [user_id for user_id, _ in candidates]}
+                       ) if candidates else []
+    if len(ranked) > TOP_USERS and rows:
+        with_copies = dict(candidates)
+        # Exact when no candidate had copies (the ranking with copies is then the true one
+        # down to the last candidate, and anyone after it counts at most what it counted),
+        # or when the first user left out counted, copies included, fewer events than the
+        # last candidate has without them.
+        exact = all(with_copies[row[0]] == row[1] for row in rows) or \
+            ranked[TOP_USERS][1] < min(row[1] for row in rows)
+        if not exact or len(rows) < TOP_USERS:
+            rows = store.query(_TOP.format(events=events_of(period), limit=TOP_USERS),
+                               parameters)
+    if not rows:
+        return []
+    seen = {user_id: (first_seen, last_seen) for user_id, first_seen, last_seen in store.query(
+        _SEEN, {"project": project, "users": [row[0] for row in rows]})}
+    # as the LEFT JOIN this replaces: a user without a user_stats row gets the epoch
+    unseen = (datetime(1970, 1, 1), datetime(1970, 1, 1))
+    return [{"userId": user_id, "firstSeen": iso(seen.get(user_id, unseen)[0]),
+             "lastSeen": iso(seen.get(user_id, unseen)[1]), "events": count, "sessions": sessions,
+             "toolCalls": tool_calls, "conversions": conversions, "revenue": _revenue(revenue)}
+            for (user_id, count, sessions, tool_calls, conversions, revenue) in rows]
 
 
 def _midnight(day: Any) -> datetime:

@@ -234,3 +234,33 @@ async def test_the_cli_client_reads_the_same_views(
     assert users["activeUsers"]["mau"] == 3 and users["range"]["platforms"] == ["chatgpt"]
     assert [e["timestamp"] for e in bob["events"]] == [at(8, "15:00:00.000")]
     assert missing == 404
+
+
+async def test_ranges_cut_mid_day_count_only_the_activity_inside_them(
+        ingest_server: IngestServer, three_weeks: Tenant) -> None:
+    # Whole days of activity come from the per-day presence table; the days a boundary cuts
+    # (from, to, and to less 1, 7 and 30 days) and every day of an hourly range from the
+    # events themselves. Up to D15 09:00:30, dave (identified at 09:01) is not active yet,
+    # though he is on D15; alice's D14 12:00 call is in the history, before `from`.
+    body = await users_of(ingest_server, three_weeks, **{"from": at(14, "13:00:00.000"),
+                                                          "to": at(15, "09:00:30.000")})
+    assert body["range"]["bucket"] == "hour"
+    # the last day (from D14 09:00:30): alice; 7 days: bob (D8 15:00), alice; 30: and carol
+    assert body["activeUsers"] == {"dau": 1, "wau": 2, "mau": 3}
+    assert [(p["day"], p["dau"], p["wau"], p["mau"]) for p in body["series"]] == [
+        (str(day(14)), 1, 2, 3), (str(day(15)), 0, 1, 3)]
+    assert len(body["newVsReturning"]) == 21  # D14 13:00 to D15 09:00
+    assert all((p["new"], p["returning"]) == (0, 0) for p in body["newVsReturning"])
+    assert body["retention"] == {"period": "day", "cohorts": []}
+    assert body["anonymousSessions"] == 1  # dave's session, before he identified
+
+    # a minute later dave is active, new in the hour of his first event, his own cohort
+    body = await users_of(ingest_server, three_weeks, **{"from": at(14, "13:00:00.000"),
+                                                          "to": at(15, "09:01:30.000")})
+    assert body["activeUsers"] == {"dau": 2, "wau": 3, "mau": 4}
+    assert [(p["day"], p["dau"], p["wau"], p["mau"]) for p in body["series"]] == [
+        (str(day(14)), 1, 2, 3), (str(day(15)), 1, 2, 4)]
+    assert {p["bucket"]: (p["new"], p["returning"]) for p in body["newVsReturning"]
+            if (p["new"], p["returning"]) != (0, 0)} == {at(15, "09:00:00.000"): (1, 0)}
+    assert body["retention"] == {"period": "day", "cohorts": [
+        {"cohort": at(15, "00:00:00.000"), "users": 1, "returned": [1]}]}
