@@ -27,8 +27,7 @@ import msgspec
 from yavio_ingest.overview import events_of, iso
 from yavio_ingest.responses import Reject
 from yavio_ingest.store.clickhouse import ClickHouseStore
-from yavio_ingest.time_range import TimeRange
-from yavio_sdk.events import EVENT_TYPES
+from yavio_ingest.time_range import TimeRange, event_types
 
 __all__ = ["COLUMNS", "DEFAULT_LIMIT", "MAX_LIMIT", "events_page"]
 
@@ -105,7 +104,7 @@ def events_page(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange
     range's event count, only on the first page (no `after`), else null. 400 `YAVIO-3010` for
     a bad limit, type or cursor."""
     limit = _limit(query.get("limit"))
-    types = _types(query)
+    types = list(event_types(query))
     after = _cursor(query["after"]) if query.get("after") else None
     conditions, parameters = [], {"project": str(project_id)}
     if types:
@@ -141,18 +140,6 @@ def _limit(value: Any) -> int:
     except ValueError:
         raise Reject("YAVIO-3010", "limit must be a whole number.") from None
     return min(max(1, limit), MAX_LIMIT)
-
-
-def _types(query: Mapping[str, Any]) -> list[str]:
-    getall = getattr(query, "getall", None)
-    values = getall("type", []) if getall else [query.get("type") or ""]
-    types = sorted({name.strip() for value in values for name in value.split(",")
-                    if name.strip()})
-    unknown = [name for name in types if name not in EVENT_TYPES]
-    if unknown:
-        raise Reject("YAVIO-3010", f"Unknown event type {unknown[0]!r}; one of: "
-                                   f"{', '.join(EVENT_TYPES)}.")
-    return types
 
 
 def _next_cursor(row: tuple) -> str:

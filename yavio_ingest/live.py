@@ -29,7 +29,6 @@ from typing import Any
 
 import msgspec
 from aiohttp import web
-from multidict import MultiMapping
 
 from yavio_ingest.access import Access
 from yavio_ingest.dedup import RecentIds
@@ -37,7 +36,7 @@ from yavio_ingest.fanout import Subscription
 from yavio_ingest.ingestion import INGEST
 from yavio_ingest.responses import REQUEST_ID, Reject
 from yavio_ingest.store.clickhouse import ClickHouseStore
-from yavio_sdk.events import EVENT_TYPES
+from yavio_ingest.time_range import event_types
 
 __all__ = ["MAX_STREAMS_PER_PROJECT", "add_live_route", "stored_event"]
 
@@ -107,17 +106,6 @@ def _milliseconds(text: str) -> str:
 def _message(event: dict[str, Any]) -> bytes:
     return b"id: %s\nevent: %s\ndata: %s\n\n" % (
         event["event_id"].encode(), event["event_type"].encode(), _encoder.encode(event))
-
-
-def _types(query: MultiMapping[str]) -> frozenset[str]:
-    """The `type` filter: repeated or comma-separated event types; empty means every type."""
-    chosen = {name.strip() for value in query.getall("type", []) for name in value.split(",")}
-    chosen.discard("")
-    unknown = chosen.difference(EVENT_TYPES)
-    if unknown:
-        raise Reject("YAVIO-3010", f"Unknown event type {', '.join(sorted(unknown))}; type "
-                                   f"must be among {', '.join(EVENT_TYPES)}.")
-    return frozenset(chosen)
 
 
 class _Streams:
@@ -236,7 +224,7 @@ def add_live_route(app: web.Application, access: Access, clickhouse_key: Any,
         try:
             user = await access.user(request)
             project = await access.project(request, user, "viewer")
-            types = _types(request.query)
+            types = frozenset(event_types(request.query))
             if streams.open[str(project.id)] >= MAX_STREAMS_PER_PROJECT:
                 raise Reject("YAVIO-3050", retry_after=5)
         except Reject as reject:

@@ -1,6 +1,6 @@
-"""The time filter of every read endpoint (SPEC 7): `from`, `to` (UTC) and `platform`
-(repeatable), the bucket derived from the range's length, and the previous period of the same
-length that KPIs are compared with."""
+"""The filters of the read endpoints (SPEC 7): `from`, `to` (UTC) and `platform` (repeatable),
+the bucket derived from the range's length, the previous period of the same length that KPIs
+are compared with, and the `type` filter of the event lists."""
 
 from __future__ import annotations
 
@@ -10,8 +10,9 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from yavio_ingest.responses import Reject
+from yavio_sdk.events import EVENT_TYPES
 
-__all__ = ["TimeRange", "parse_range"]
+__all__ = ["TimeRange", "event_types", "parse_range"]
 
 DEFAULT_DAYS = 7
 _MAX_DAYS = 3 * 366
@@ -110,11 +111,26 @@ def parse_range(query: Mapping[str, Any], now: datetime | None = None) -> TimeRa
         raise Reject("YAVIO-3010", "from must be before to.")
     if end - start > timedelta(days=_MAX_DAYS):
         raise Reject("YAVIO-3010", f"The range may span at most {_MAX_DAYS} days.")
+    return TimeRange(start, end, _listed(query, "platform"))
+
+
+def event_types(query: Mapping[str, Any]) -> tuple[str, ...]:
+    """The `type` filter: event types, repeated or comma-separated, sorted; empty means every
+    type. 400 `YAVIO-3010` for a type the contract does not have."""
+    types = _listed(query, "type")
+    unknown = [name for name in types if name not in EVENT_TYPES]
+    if unknown:
+        raise Reject("YAVIO-3010", f"Unknown event type {', '.join(unknown)}; type must be "
+                                   f"among {', '.join(EVENT_TYPES)}.")
+    return types
+
+
+def _listed(query: Mapping[str, Any], name: str) -> tuple[str, ...]:
+    """A parameter given repeatedly (`?a=x&a=y`), comma-separated (`?a=x,y`) or both."""
     getall = getattr(query, "getall", None)
-    values = getall("platform", []) if getall else [query.get("platform") or ""]
-    platforms = tuple(sorted({p.strip() for value in values for p in value.split(",")
-                              if p.strip()}))
-    return TimeRange(start, end, platforms)
+    values = getall(name, []) if getall else [query.get(name) or ""]
+    return tuple(sorted({item.strip() for value in values for item in value.split(",")
+                         if item.strip()}))
 
 
 def _when(value: Any, name: str) -> datetime | None:
