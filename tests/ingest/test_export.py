@@ -143,7 +143,8 @@ async def test_pages_cover_every_event_once_oldest_first_even_inside_one_millise
     # before and one the day after are out): 2 + 2 + 2 + 2 + 1. The five events of TIE sit
     # at positions 4..8, so three page boundaries fall inside that millisecond.
     assert [len(page["events"]) for page in pages] == [2, 2, 2, 2, 1]
-    assert [page["total"] for page in pages] == [9, None, None, None, None]
+    # The total, for a progress bar, counts the stored rows: the copy too.
+    assert [page["total"] for page in pages] == [10, None, None, None, None]
     exported = [event for page in pages for event in page["events"]]
     assert [event["event_id"] for event in exported] == [event.event_id for event in inside]
     assert sum(event["timestamp"] == TIE for event in exported) == 5
@@ -151,7 +152,7 @@ async def test_pages_cover_every_event_once_oldest_first_even_inside_one_millise
     # One page with the default limit holds them all, and says it is the last.
     whole = (await get_events(ingest_server, tenant.tokens["viewer"], tenant.project_id,
                               **RANGE)).json()
-    assert whole["events"] == exported and whole["next"] is None and whole["total"] == 9
+    assert whole["events"] == exported and whole["next"] is None and whole["total"] == 10
 
 
 async def test_an_exported_event_is_the_event_sent_with_every_column_but_the_workspace(
@@ -259,3 +260,19 @@ async def test_a_cursor_outside_the_range_starts_at_the_range_or_ends_the_export
     response = await get_events(ingest_server, viewer, tenant.project_id, **RANGE,
                                 after=ancient.decode())
     assert len(response.json()["events"]) == 9
+
+
+async def test_copies_before_a_page_boundary_never_end_the_export_early(
+        ingest_server: IngestServer, tenant: Tenant) -> None:
+    # Stored rows in time order: a, a's copy, b, c. With two events a page, the first page
+    # reads up to b's time (the third stored row) and holds a and b, no more than `limit`:
+    # only the bound says that c is still to come.
+    a, b, c = (tool_call(_id(), f"{DAY}T0{hour}:00:00.000Z", "ses_c", "search_rooms",
+                         "chatgpt", 5) for hour in (1, 2, 3))
+    workspace, project = uuid.UUID(tenant.workspace_id), uuid.UUID(tenant.project_id)
+    store_events(ingest_server.clickhouse, workspace, project, [a, b, c])
+    store_events(ingest_server.clickhouse, workspace, project, [a])
+    pages = await all_pages(ingest_server, tenant.tokens["viewer"], tenant.project_id,
+                            **RANGE, limit=2)
+    assert [event["event_id"] for page in pages for event in page["events"]] == [
+        a.event_id, b.event_id, c.event_id]
