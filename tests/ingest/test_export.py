@@ -195,9 +195,9 @@ async def test_type_and_platform_filters_narrow_the_events_and_the_total(
     # The three steps of TIE.
     assert await exported(type="step") == (["step:claude"] * 3, 3)
     # Both calls and the conversion, of which claude has the failed call (05:00) and the
-    # conversion (03:00).
+    # conversion (03:00); the total counts the failed call's stored copy too.
     assert await exported(type="tool_call,conversion", platform="claude") == (
-        ["conversion:claude", "tool_call:claude"], 2)
+        ["conversion:claude", "tool_call:claude"], 3)
     assert await exported(type=["tool_call", "identify"]) == (
         ["tool_call:chatgpt", "identify:chatgpt", "tool_call:claude"], 3)
     # chatgpt: the first call and alice's identify; nothing of the registration (no platform).
