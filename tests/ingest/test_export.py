@@ -143,8 +143,9 @@ async def test_pages_cover_every_event_once_oldest_first_even_inside_one_millise
     # before and one the day after are out): 2 + 2 + 2 + 2 + 1. The five events of TIE sit
     # at positions 4..8, so three page boundaries fall inside that millisecond.
     assert [len(page["events"]) for page in pages] == [2, 2, 2, 2, 1]
-    # The total, for a progress bar, counts the stored rows: the copy too.
-    assert [page["total"] for page in pages] == [10, None, None, None, None]
+    # The total, for a progress bar, counts the stored rows: the copy too, until a merge drops it.
+    assert pages[0]["total"] in (9, 10)
+    assert [page["total"] for page in pages[1:]] == [None, None, None, None]
     exported = [event for page in pages for event in page["events"]]
     assert [event["event_id"] for event in exported] == [event.event_id for event in inside]
     assert sum(event["timestamp"] == TIE for event in exported) == 5
@@ -152,7 +153,7 @@ async def test_pages_cover_every_event_once_oldest_first_even_inside_one_millise
     # One page with the default limit holds them all, and says it is the last.
     whole = (await get_events(ingest_server, tenant.tokens["viewer"], tenant.project_id,
                               **RANGE)).json()
-    assert whole["events"] == exported and whole["next"] is None and whole["total"] == 10
+    assert whole["events"] == exported and whole["next"] is None and whole["total"] in (9, 10)
 
 
 async def test_an_exported_event_is_the_event_sent_with_every_column_but_the_workspace(
@@ -195,9 +196,9 @@ async def test_type_and_platform_filters_narrow_the_events_and_the_total(
     # The three steps of TIE.
     assert await exported(type="step") == (["step:claude"] * 3, 3)
     # Both calls and the conversion, of which claude has the failed call (05:00) and the
-    # conversion (03:00); the total counts the failed call's stored copy too.
-    assert await exported(type="tool_call,conversion", platform="claude") == (
-        ["conversion:claude", "tool_call:claude"], 3)
+    # conversion (03:00); the total counts the failed call's stored copy until a merge drops it.
+    events, total = await exported(type="tool_call,conversion", platform="claude")
+    assert events == ["conversion:claude", "tool_call:claude"] and total in (2, 3)
     assert await exported(type=["tool_call", "identify"]) == (
         ["tool_call:chatgpt", "identify:chatgpt", "tool_call:claude"], 3)
     # chatgpt: the first call and alice's identify; nothing of the registration (no platform).
