@@ -14,6 +14,8 @@ from urllib.parse import quote, urlencode
 
 import httpx
 
+ERASE_TIMEOUT_S = 300.0
+
 
 class ServerUnavailable(RuntimeError):
     """The server did not answer at all (not running, wrong port, network down)."""
@@ -133,7 +135,7 @@ class YavioClient:
         return self.post("/v1/workspaces", _without_none(name=name, slug=slug))
 
     def delete_workspace(self, workspace_id: str) -> None:
-        self.delete(f"/v1/workspaces/{_segment(workspace_id)}")
+        self._erase(f"/v1/workspaces/{_segment(workspace_id)}")
 
     # -- usage and plans ---------------------------------------------------------------------
 
@@ -162,7 +164,14 @@ class YavioClient:
                          _without_none(name=name, slug=slug))
 
     def delete_project(self, project_id: str) -> None:
-        self.delete(f"/v1/projects/{_segment(project_id)}")
+        self._erase(f"/v1/projects/{_segment(project_id)}")
+
+    def _erase(self, path: str) -> None:
+        """DELETE a workspace or project: the server erases its events from every table
+        before answering, seconds on a large or unmerged store, so the answer may take longer
+        than the client's usual timeout."""
+        self._request("DELETE", path, timeout=httpx.Timeout(self._http.timeout.connect,
+                                                           read=ERASE_TIMEOUT_S))
 
     # -- API keys ----------------------------------------------------------------------------
 

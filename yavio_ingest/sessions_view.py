@@ -7,7 +7,8 @@ A session's figures count its events within the range (and platforms): it starts
 event there and lasts until its last. Its user is the latest `user_id` it carried (set by
 `identify`). `user` narrows every figure to the sessions with an event of that user. Scoped to
 one project, and dedup-aware: which sessions exist, their users and their times cannot change
-with a copy of an event, so they are read without `FINAL`; counts of events are read
+with a copy of an event, so they are read from the presence rows (`presence`: one per
+session and hour), without `FINAL`; counts of events are read
 deduplicated, the tool calls through `FINAL` (only tool-call rows: the primary key starts with
 `event_type`) and the listed sessions' events one per `event_id` (copies are identical rows).
 """
@@ -19,6 +20,7 @@ from datetime import datetime, timedelta, timezone
 from typing import Any
 
 from yavio_ingest.overview import events_of, iso
+from yavio_ingest.presence import presence
 from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.time_range import TimeRange
 
@@ -31,11 +33,13 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 
 _OF_USER = "session_id IN (SELECT session_id FROM {events} WHERE user_id = {{user:String}})"
 
-# Whether an event is of the current period, not the previous (braces doubled for format).
-_CURRENT = "timestamp >= toDateTime64({{split:String}}, 3, 'UTC')"
+# Whether an event (or a presence row) is of the current period, not the previous (braces
+# doubled for format).
+_CURRENT = "{time} >= toDateTime64({{split:String}}, 3, 'UTC')"
 
-# Each period's sessions, one row each: the events of the previous period and of the current
-# one grouped apart (UNION ALL), so one that spans the boundary counts in each, with its events
+# Each period's sessions, one row each: the presence rows (`presence`: one per session and
+# hour, none straddling the periods' boundary) of the previous period and of the current one
+# grouped apart (UNION ALL), so one that spans the boundary counts in each, with its events
 # of that period. Grouping by session_id alone is about twice as fast as by (session_id,
 # period): a String key rather than a compound one. The series and the latest sessions come
 # from the same rows, so the grouping by session, the view's main cost, runs once instead of
@@ -48,11 +52,11 @@ _CURRENT = "timestamp >= toDateTime64({{split:String}}, 3, 'UTC')"
 # as the list orders them; the merge of the rows' lists is the list.
 _PERIOD_SESSIONS = """
     SELECT session_id, {current} AS current, max(user_id != '') AS identified,
-           min(timestamp) AS started,
-           toUnixTimestamp64Milli(max(timestamp)) - toUnixTimestamp64Milli(started)
+           min(first_seen) AS started,
+           toUnixTimestamp64Milli(max(last_seen)) - toUnixTimestamp64Milli(started)
                AS duration_ms,
            {listed} AS listed
-    FROM {events} WHERE {sessions} AND {condition} GROUP BY session_id
+    FROM ({rows}) WHERE {sessions} AND {condition} GROUP BY session_id
 """
 
 _KPIS = """
@@ -64,9 +68,9 @@ FROM ({current_sessions} UNION ALL {previous_sessions})
 GROUP BY bucket {order}
 """
 
-_TOOL_CALLS = f"""
-SELECT {_CURRENT} AS current, count() FROM {{events}}
-WHERE event_type = 'tool_call' AND {{sessions}} GROUP BY current
+_TOOL_CALLS = """
+SELECT {current} AS current, count() FROM {events}
+WHERE event_type = 'tool_call' AND {sessions} GROUP BY current
 """
 
 # The figures of the listed sessions (`{which}`) from their events in the range, one per
@@ -105,18 +109,22 @@ def sessions(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
     events = events_of(both, deduplicated=False)
     parameters = {"project": str(project_id), **both.parameters(),
                   "split": period.parameters()["start"], "user": user or ""}
+    rows, rows_parameters = presence(both, [period.start])
+    in_current = _CURRENT.format(time="first_seen")
     period_sessions = {current: _PERIOD_SESSIONS.format(
-        current=int(current), events=events, sessions=_sessions(events, user),
+        current=int(current), rows=rows, sessions=_sessions(events, user),
         listed="max(user_id = {user:String})" if user else "1",
-        condition=_CURRENT.format() if current else f"NOT {_CURRENT.format()}")
+        condition=in_current if current else f"NOT {in_current}")
         for current in (True, False)}
     rows = store.query(_KPIS.format(
         current_sessions=period_sessions[True], previous_sessions=period_sessions[False],
         limit=limit, bucket=period.bucket_sql("started"),
         # the fill spans the current period: its start is `split` here
-        order=period.series_order().replace("{start:String}", "{split:String}")), parameters)
+        order=period.series_order().replace("{start:String}", "{split:String}")),
+        {**parameters, **rows_parameters})
     calls = {bool(current): count for current, count in store.query(
-        _TOOL_CALLS.format(events=events_of(both), sessions=_sessions(events, user)),
+        _TOOL_CALLS.format(current=_CURRENT.format(time="timestamp"), events=events_of(both),
+                           sessions=_sessions(events, user)),
         parameters)}
     previous = [row for row in rows if row[0].year < _FIRST_YEAR]
     current = [row for row in rows if row[0].year >= _FIRST_YEAR]

@@ -10,8 +10,8 @@ come from `user_stats`, whose `min`/`max` states are dedup-correct (a re-stored 
 minimum or maximum unchanged) and which outlives the events' retention. Scoped to one project.
 
 Dedup-aware: who was active when, and which sessions had a user, cannot change with a copy of
-an event, so those figures read the events without `FINAL`, or `user_days` (which users were
-active on which day, a presence table) grouped by its key; the top users' counts keep one
+an event, so those figures read the presence rows (`presence`: which sessions and users had
+events in which hour) without `FINAL`; the top users' counts keep one
 row per `event_id` (copies are identical rows) of those users' events, or read them through
 `FINAL` when copies could change who ranks among them, and a user's timeline keeps one row per
 `event_id` of the few events carrying their id.
@@ -25,6 +25,7 @@ from datetime import date, datetime, time, timedelta, timezone
 from typing import Any
 
 from yavio_ingest.overview import events_of, iso
+from yavio_ingest.presence import presence
 from yavio_ingest.sessions_view import session_list
 from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.time_range import TimeRange
@@ -98,35 +99,23 @@ FROM (
 )
 """
 
-# Who was active when, from `user_days` for every whole UTC day of the history and from the
-# events only for the few slices of a day that a boundary cuts (`from`, `to`, and `to` less
-# 1, 7 and 30 days for the active users; every day of the range for hourly buckets): a month
-# of user_days is some 40x fewer rows than its events. Each row is (user, day, at): a whole
-# day's `at` is its midnight, a cut slice's is its user's first event in it, and no boundary
-# falls inside a row's time (the events' rows are split at every boundary, and at every hour
-# for hourly buckets), so `at` is at or after a boundary, or in a bucket or period, exactly
-# when that row's events are.
-# Presence, so copies change nothing: user_days is read grouped by its key (never trusting
-# merges to have collapsed the copies' rows), and the events without FINAL. The platform
-# filter narrows both, never first seen (from `user_stats`).
+# Who was active when: one row (user, day, at) per user and part of a day between boundaries
+# (`from`, `to`, and `to` less 1, 7 and 30 days; every hour for hourly buckets) in which they
+# had an event, `at` standing for every event of that part (its first). From the presence rows
+# (`presence`), none of which straddles a boundary, so `at` is at or after a boundary, or in a
+# bucket or period, exactly when that part's events are. Presence, so copies change nothing.
+# The platform filter narrows the rows, never first seen (from `user_stats`).
 _PRESENCE = """
-SELECT user_id, day, toDateTime64(day, 3, 'UTC') AS at
-FROM user_days
-WHERE project_id = {{project:UUID}} AND day >= {{first_whole:Date}} AND day <= {{last_whole:Date}}
-      AND day NOT IN {{cut_days:Array(Date)}} {user_days_platforms}
-GROUP BY user_id, day
-UNION ALL
-SELECT user_id, toDate(timestamp) AS day, min(timestamp) AS at
-FROM events
-WHERE project_id = {{project:UUID}} AND user_id != '' AND ({slices}) {events_platforms}
+SELECT user_id, toDate(first_seen) AS day, min(first_seen) AS at
+FROM ({rows}) WHERE user_id != ''
 GROUP BY user_id, day{split_by}
 """
 
 # Whether a session carried any user_id, as a flag: cheaper than the greatest user_id (a
-# String kept per session), the same answer.
+# String kept per session), the same answer. From the presence rows, one per session and hour.
 _ANONYMOUS = """
 SELECT countIf(NOT identified)
-FROM (SELECT session_id, max(user_id != '') AS identified FROM {events} GROUP BY session_id)
+FROM (SELECT session_id, max(user_id != '') AS identified FROM ({rows}) GROUP BY session_id)
 """
 
 _REVENUE = ("sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)], "
@@ -191,8 +180,9 @@ FROM {user_events} ORDER BY timestamp DESC, event_id LIMIT {limit}
 def users(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange) -> dict[str, Any]:
     """The users view's JSON (blocking)."""
     project = str(project_id)
-    anonymous = store.query(_ANONYMOUS.format(events=events_of(period, deduplicated=False)),
-                            {"project": project, **period.parameters()})[0][0]
+    rows, rows_parameters = presence(period)
+    anonymous = store.query(_ANONYMOUS.format(rows=rows),
+                            {"project": project, **rows_parameters})[0][0]
     active_users, series, new_vs_returning, retention = _activity(store, project, period)
     return {
         "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,
@@ -252,15 +242,15 @@ def _activity(store: ClickHouseStore, project: str, period: TimeRange,
     in_range = "at >= toDateTime64({split:String}, 3, 'UTC')"
     returned = ", ".join(f"[toUInt64(has(ks, 0) AND has(ks, {k}))]"
                          for k in range(RETENTION_PERIODS))
-    presence, presence_parameters = _presence(period, history)
+    active_rows, active_parameters = _presence(period, history)
     dau, wau, mau, (keys, counts), (buckets, new, returning), (cohorts, sizes, *kept) = \
         store.query(_ACTIVITY.format(
-            presence=presence, month=_MONTH_DAYS,
+            presence=active_rows, month=_MONTH_DAYS,
             bucket=period.bucket_sql("at"), first_bucket=period.bucket_sql("first_seen"),
             event_period=expression.format("at"),
             cohort_period=expression.format("first_seen"), in_range=in_range,
             days=days_per_period, returned=returned, first_seen=_FIRST_SEEN),
-            {"project": project, **history.parameters(), **presence_parameters,
+            {"project": project, **history.parameters(), **active_parameters,
              "split": period.parameters()["start"]})[0]
     change_of: dict[date, list[int]] = {}
     for key, count in zip(keys, counts):
@@ -296,50 +286,21 @@ def _activity(store: ClickHouseStore, project: str, period: TimeRange,
 
 
 def _presence(period: TimeRange, history: TimeRange) -> tuple[str, dict[str, Any]]:
-    """`_PRESENCE` over `history` and its parameters: which days are cut by a boundary (read
-    from the events, in slices), the others being read from `user_days`."""
+    """`_PRESENCE` over `history` and its parameters: the presence rows split at the
+    boundaries of the active users, the range and (for hourly buckets) its hours."""
     end = history.end
-    boundaries = [history.start, period.start, *(end - timedelta(days=n)
-                                                 for n in (1, 7, _MONTH_DAYS)), end]
-    last_day = (end - timedelta(milliseconds=1)).date()
-    cut_days = []
-    day = history.start.date()
-    while day <= last_day:
-        midnight = _midnight(day)
-        # hourly buckets need the hour of the range's events: every day of the range is cut
-        if any(midnight < boundary < midnight + timedelta(days=1) for boundary in boundaries) \
-                or (period.bucket == "hour" and day >= period.start.date()):
-            cut_days.append(day)
-        day += timedelta(days=1)
-    slices: list[list[datetime]] = []
-    for day in cut_days:
-        start = max(_midnight(day), history.start)
-        if slices and slices[-1][1] == start:
-            slices[-1][1] = min(_midnight(day) + timedelta(days=1), end)
-        else:
-            slices.append([start, min(_midnight(day) + timedelta(days=1), end)])
-    parameters: dict[str, Any] = {
-        "first_whole": history.start.date(), "last_whole": last_day, "cut_days": cut_days}
-    # a slice's side of each boundary, as plain comparisons: a lambda over an array of
-    # boundaries costs 3x the rest of the slices' query (measured)
-    # (the history's start and end split none: every slice is within them)
-    inner = sorted(set(boundaries[1:-1]))
-    split_by = "".join(f", timestamp >= toDateTime64({{boundary{number}:String}}, 3, 'UTC')"
+    inner = sorted({period.start, *(end - timedelta(days=n) for n in (1, 7, _MONTH_DAYS))}
+                   - {history.start, end})
+    rows, parameters = presence(history, inner)
+    # a part's side of each boundary, as plain comparisons: a lambda over an array of
+    # boundaries costs 3x the rest of the query (measured)
+    split_by = "".join(f", first_seen >= toDateTime64({{boundary{number}:String}}, 3, 'UTC')"
                        for number in range(len(inner)))
     parameters.update({f"boundary{number}": _sql_time(boundary)
                        for number, boundary in enumerate(inner)})
     if period.bucket == "hour":
-        split_by += ", toStartOfHour(timestamp)"
-    conditions = []
-    for number, (start, stop) in enumerate(slices):
-        conditions.append(f"timestamp >= toDateTime64({{slice{number}_from:String}}, 3, 'UTC') "
-                          f"AND timestamp < toDateTime64({{slice{number}_to:String}}, 3, 'UTC')")
-        parameters[f"slice{number}_from"] = _sql_time(start)
-        parameters[f"slice{number}_to"] = _sql_time(stop)
-    platforms = " AND platform IN {platforms:Array(String)}" if period.platforms else ""
-    return _PRESENCE.format(
-        user_days_platforms=platforms, events_platforms=platforms, split_by=split_by,
-        slices=" OR ".join(f"({condition})" for condition in conditions) or "0"), parameters
+        split_by += ", toStartOfHour(first_seen)"
+    return _PRESENCE.format(rows=rows, split_by=split_by), parameters
 
 
 def _sql_time(when: datetime) -> str:

@@ -63,7 +63,7 @@ def synthetic_traffic(count: int, seed: int) -> list:
 def test_migrations_apply_twice_without_error(clickhouse_store: ClickHouseStore) -> None:
     assert clickhouse_store.migrate() == []
     assert clickhouse_store.migrate() == []
-    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4]
+    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4, 5]
     tables = {row[0] for row in clickhouse_store.query("SHOW TABLES")}
     assert {"events", "session_stats", "user_stats", "tool_hourly", "tool_registry"} <= tables
 
@@ -80,8 +80,8 @@ def test_migrations_apply_to_a_fresh_folder_and_record_each_version(tmp_path) ->
     )
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, timeout=120).stdout.splitlines()
-    assert out == ["0001_events,0002_aggregates,0003_tool_registry,0004_user_days", "none",
-                   "[1, 2, 3, 4]"]
+    assert out == ["0001_events,0002_aggregates,0003_tool_registry,0004_user_days,"
+                   "0005_session_hours", "none", "[1, 2, 3, 4, 5]"]
 
 
 def test_an_event_inserted_twice_is_counted_once(clickhouse_store: ClickHouseStore,
@@ -249,22 +249,22 @@ def test_rebuilding_aggregates_repairs_views_that_counted_a_replay_twice(
         "AND event_type = 'tool_call'", {"p": str(tenant[1])})
 
 
-def test_rebuilding_aggregates_restores_the_user_days_a_crash_left_out(
+def test_rebuilding_aggregates_restores_the_session_hours_a_crash_left_out(
         clickhouse_store: ClickHouseStore, tenant) -> None:
     events = synthetic_traffic(60, seed=12)
     store_events(clickhouse_store, *tenant, events)
-    presence = ("SELECT DISTINCT {columns} FROM {table} WHERE project_id = {{p:UUID}} "
-                "AND user_id != '' ORDER BY ALL")
+    presence = ("SELECT {columns} FROM {table} WHERE project_id = {{p:UUID}} "
+                "GROUP BY ALL ORDER BY ALL")
     expected = clickhouse_store.query(presence.format(
-        columns="toDate(timestamp), toString(platform), user_id", table="events"),
-        {"p": str(tenant[1])})
+        columns="toStartOfHour(timestamp), toString(platform), session_id, user_id, "
+                "min(timestamp), max(timestamp)", table="events"), {"p": str(tenant[1])})
     assert expected
     # a crash between the events' part and the view's part: the view's rows never landed
-    clickhouse_store.command("DELETE FROM user_days WHERE project_id = {p:UUID}",
+    clickhouse_store.command("DELETE FROM session_hours WHERE project_id = {p:UUID}",
                              {"p": str(tenant[1])})
 
     clickhouse_store.rebuild_aggregates([e.event_id for e in events])
 
     assert clickhouse_store.query(presence.format(
-        columns="day, toString(platform), user_id", table="user_days"),
-        {"p": str(tenant[1])}) == expected
+        columns="hour, toString(platform), session_id, user_id, min(first_seen), "
+                "max(last_seen)", table="session_hours"), {"p": str(tenant[1])}) == expected

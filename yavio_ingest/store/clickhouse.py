@@ -46,8 +46,9 @@ _AGGREGATES = (
      "workspace_id, project_id, user_id"),
     ("tool_hourly", "tool_hourly_mv", "workspace_id, project_id, tool, platform, hour",
      "workspace_id, project_id, event_name, platform, toStartOfHour(timestamp)"),
-    ("user_days", "user_days_mv", "workspace_id, project_id, day, platform, user_id",
-     "workspace_id, project_id, toDate(timestamp), platform, user_id"),
+    ("session_hours", "session_hours_mv",
+     "workspace_id, project_id, hour, platform, session_id, user_id",
+     "workspace_id, project_id, toStartOfHour(timestamp), platform, session_id, user_id"),
 )
 _FROM_EVENTS = re.compile(r"\bFROM\s+((?:`?\w+`?\.)?`?events`?)(?=\s|$)")
 
@@ -71,7 +72,7 @@ def event_line(event: BaseEvent, prefix: bytes) -> bytes:
 
 # Every table holding a tenant's data, each with workspace_id and project_id columns.
 _TENANT_TABLES = ("events", "session_stats", "user_stats", "tool_hourly", "tool_registry",
-                  "user_days")
+                  "session_hours")
 
 
 class ClickHouseStore:
