@@ -31,6 +31,7 @@ from yavio_cli.commands import (
     query,
     tokens,
     trace,
+    tui,
     usage,
     workspaces,
 )
@@ -256,6 +257,7 @@ app.command(name="init")(init.init)
 app.command(name="trace")(trace.trace)
 app.command(name="export")(export.export)
 app.command(name="query")(query.query)
+app.command(name="tui")(tui.tui)
 app.command(name="mcp")(mcp_server.mcp)
 
 

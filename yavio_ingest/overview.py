@@ -32,19 +32,19 @@ SELECT
     countIf(event_type = 'tool_call' AND status = 'error') AS errors,
     quantilesExactIf(0.5, 0.95)(latency_ms, event_type = 'tool_call' AND latency_ms IS NOT NULL),
     countIf(event_type = 'conversion') AS conversions,
-    sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)],
-             event_type = 'conversion' AND conversion_value IS NOT NULL) AS revenue
+    {revenue} AS revenue
 FROM {events} WHERE event_type IN ('tool_call', 'conversion')
 GROUP BY current
 """
 
 # Sessions active in each period: those with an event in it (one on each side of the previous
 # period's end counts in both), from the presence rows: one per session and hour instead of
-# every event, and the same sessions as the sessions view counts.
+# every event, and the same sessions as the sessions view counts. In the same pass, the
+# sessions with an event in each bucket, for the series.
 _SESSIONS = """
-SELECT countIf(current), countIf(NOT current)
-FROM (SELECT session_id, first_seen >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current
-      FROM ({rows}) GROUP BY session_id, current)
+SELECT first_seen >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current,
+       {bucket} AS bucket, grouping(bucket) = 0 AS by_bucket, uniqExact(session_id)
+FROM ({rows}) GROUP BY GROUPING SETS ((current), (current, bucket))
 """
 
 # The platform mix, the top tools and the calls per bucket in one pass over the tool calls
@@ -58,19 +58,35 @@ GROUP BY GROUPING SETS ((platform), (event_name), (bucket))
 ORDER BY calls DESC, platform, event_name
 """
 
+# Conversions and revenue per bucket, for the series: conversions are a few rows of the range,
+# so reading them apart costs less than adding them to the calls' pass (measured).
+_CONVERSIONS = """
+SELECT {bucket} AS bucket, count(), {revenue}
+FROM {events} WHERE event_type = 'conversion' GROUP BY bucket
+"""
+
+_REVENUE = ("sumMapIf([toString(conversion_currency)], [assumeNotNull(conversion_value)], "
+            "event_type = 'conversion' AND conversion_value IS NOT NULL)")
+
 
 def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
              ) -> dict[str, Any]:
-    """The overview's JSON (blocking: three ClickHouse queries)."""
+    """The overview's JSON (blocking: four ClickHouse queries)."""
     events = events_of(period)
     parameters = {"project": str(project_id), **period.parameters()}
     both = TimeRange(period.previous.start, period.end, period.platforms)
     both_parameters = {**parameters, **both.parameters(), "current_start": parameters["start"]}
     rows, rows_parameters = presence(both, [period.start])
-    sessions = dict(zip((True, False), store.query(
-        _SESSIONS.format(rows=rows), {**both_parameters, **rows_parameters})[0]))
+    sessions, sessions_in = {True: 0, False: 0}, {}
+    for current, bucket, by_bucket, count in store.query(
+            _SESSIONS.format(rows=rows, bucket=period.bucket_sql("first_seen")),
+            {**both_parameters, **rows_parameters}):
+        if not by_bucket:
+            sessions[bool(current)] = count
+        elif current:
+            sessions_in[_naive(bucket)] = count
     kpis = {bool(row[0]): _kpis(row[1:], sessions[bool(row[0])]) for row in store.query(
-        _KPIS.format(events=events_of(both)), both_parameters)}
+        _KPIS.format(events=events_of(both), revenue=_REVENUE), both_parameters)}
     current, previous = (kpis.get(side) or _kpis(None, sessions[side]) for side in (True, False))
     platforms, tools, calls_in = [], [], {}
     for by_platform, by_tool, platform, name, bucket, calls, errors, p95 in store.query(
@@ -81,7 +97,10 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
         elif by_tool:
             tools.append((name, calls, errors, p95))
         else:
-            calls_in[bucket.replace(tzinfo=None)] = calls
+            calls_in[_naive(bucket)] = (calls, errors, p95)
+    conversions_in = {_naive(bucket): (count, revenue) for bucket, count, revenue in store.query(
+        _CONVERSIONS.format(events=events, bucket=period.bucket_sql("timestamp"),
+                            revenue=_REVENUE), parameters)}
     total = sum(calls for _, calls in platforms)
     return {
         "range": {"from": iso(period.start), "to": iso(period.end), "bucket": period.bucket,
@@ -95,9 +114,25 @@ def overview(store: ClickHouseStore, project_id: uuid.UUID, period: TimeRange,
                       "errorRate": errors / calls if calls else 0.0,
                       "p95LatencyMs": _number(p95)}
                      for name, calls, errors, p95 in tools[:TOP_TOOLS]],
-        "series": [{"bucket": iso(bucket), "invocations": calls_in.get(bucket, 0)}
+        "series": [_point(bucket, sessions_in.get(bucket, 0),
+                          *calls_in.get(bucket, (0, 0, None)),
+                          *conversions_in.get(bucket, (0, ([], []))))
                    for bucket in period.buckets()],
     }
+
+
+def _point(bucket: Any, sessions: int, calls: int, errors: int, p95: Any, conversions: int,
+           revenue: tuple[list[str], list[float]]) -> dict[str, Any]:
+    """One bucket of the series: its calls, failed calls, p95 latency (None without calls),
+    sessions, conversions and revenue, for the dashboard's chart and sparklines."""
+    return {"bucket": iso(bucket), "invocations": calls, "errors": errors,
+            "p95LatencyMs": _number(p95) if calls else None, "sessions": sessions,
+            "conversions": conversions, "revenue": _revenue(revenue)}
+
+
+def _naive(when: Any) -> Any:
+    """A ClickHouse DateTime as `TimeRange.buckets()` gives them: UTC, without a zone."""
+    return when.replace(tzinfo=None)
 
 
 def events_of(period: TimeRange, *, deduplicated: bool = True) -> str:
@@ -123,9 +158,15 @@ def _kpis(row: tuple[Any, ...] | None, sessions: int) -> dict[str, Any]:
         "p50LatencyMs": _number(p50) if invocations else None,
         "p95LatencyMs": _number(p95) if invocations else None,
         "conversions": conversions,
-        "revenue": {currency or "none": round(float(total), 6)
-                    for currency, total in sorted(zip(currencies, totals))},
+        "revenue": _revenue((currencies, totals)),
     }
+
+
+def _revenue(revenue: tuple[list[str], list[float]]) -> dict[str, float]:
+    """Totals per currency ("none" for conversions without one)."""
+    currencies, totals = revenue
+    return {currency or "none": round(float(total), 6)
+            for currency, total in sorted(zip(currencies, totals))}
 
 
 def _number(value: Any) -> float | None:

@@ -98,6 +98,18 @@ async def test_the_overview_matches_the_hand_computed_figures(
     assert len(series) == 24  # every hour of the day, zero-filled
     assert series[f"{DAY}T01:00:00.000Z"] == 2 and series[f"{DAY}T03:00:00.000Z"] == 2
     assert sum(series.values()) == 4
+    # each bucket's failed calls and p95 too, for the dashboard's sparklines
+    points = {point["bucket"]: point for point in body["series"]}
+    assert sum(point["errors"] for point in points.values()) == 1
+    assert points[f"{DAY}T01:00:00.000Z"]["p95LatencyMs"] is not None
+    assert points[f"{DAY}T02:00:00.000Z"]["p95LatencyMs"] is None  # no call that hour
+    # sessions with an event in each hour (ses_1 at 01:00; ses_2 and ses_3 at 03:00), and the
+    # conversions and revenue of each hour (c2 stored twice counts once)
+    assert {bucket[11:13]: point["sessions"] for bucket, point in points.items()
+            if point["sessions"]} == {"01": 1, "03": 2}
+    assert {bucket[11:13]: (point["conversions"], point["revenue"])
+            for bucket, point in points.items() if point["conversions"]} == \
+        {"03": (2, {"EUR": 150.5})}
 
 
 async def test_a_platform_filter_narrows_every_figure(
