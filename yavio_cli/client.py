@@ -7,8 +7,8 @@ and raises `ServerUnavailable` when nothing answers, `ApiError` on a status of 4
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import AsyncIterator, Iterable, Iterator, Sequence
+from contextlib import asynccontextmanager, contextmanager
 from typing import Any
 from urllib.parse import quote, urlencode
 
@@ -178,6 +178,21 @@ class YavioClient:
     def trace(self, project_id: str, trace_id: str) -> dict[str, Any]:
         return self.get(f"/v1/projects/{_segment(project_id)}/traces/{_segment(trace_id)}")
 
+    def traces(self, project_id: str, *, session: str | None = None, user: str | None = None,
+               tool: str | None = None, status: str | None = None, limit: int | None = None,
+               **range_: Any) -> dict[str, Any]:
+        """`{traces: [{traceId, sessionId, tool, status, latencyMs, userId, platform,
+        startedAt, events}]}`: the latest tool-call traces over a range (`_range_query`),
+        newest first, narrowed by the filters given (`limit` ≤ 200)."""
+        query = _with_filters(_range_query(**range_), session=session, user=user, tool=tool,
+                              status=status, limit=limit)
+        return self.get(f"/v1/projects/{_segment(project_id)}/traces{query}")
+
+    def intents(self, project_id: str, **range_: Any) -> dict[str, Any]:
+        """Why agents call each tool over a range (`_range_query`): coverage per tool and the
+        latest intents."""
+        return self.get(f"/v1/projects/{_segment(project_id)}/intents{_range_query(**range_)}")
+
     def overview(self, project_id: str, **range_: Any) -> dict[str, Any]:
         """`{range, kpis, platforms, topTools, series}` over a range (`_range_query`)."""
         return self.get(f"/v1/projects/{_segment(project_id)}/overview{_range_query(**range_)}")
@@ -282,6 +297,29 @@ class YavioClient:
         except httpx.TransportError as error:
             raise ServerUnavailable(str(error)) from error
 
+    @asynccontextmanager
+    async def live_async(self, project_id: str, types: Sequence[str] = (),
+                         ) -> AsyncIterator[AsyncIterator[tuple[str, Any]]]:
+        """`live` for an asyncio program (the dashboard): the same messages, read without a
+        thread, so cancelling the task that reads them ends the stream at once."""
+        query = f"?{urlencode({'type': ','.join(types)})}" if types else ""
+        timeout = httpx.Timeout(self._http.timeout.connect, read=None)
+        try:
+            async with httpx.AsyncClient(base_url=self._http.base_url,
+                                         headers=self._http.headers, timeout=timeout) as http, \
+                    http.stream("GET", f"/v1/projects/{_segment(project_id)}/live{query}",
+                                ) as response:
+                if response.status_code >= 400:
+                    await response.aread()
+                    try:
+                        body: Any = response.json()
+                    except ValueError:
+                        body = response.text
+                    raise ApiError(response.status_code, body)
+                yield _server_sent_events_async(response.aiter_lines())
+        except httpx.TransportError as error:
+            raise ServerUnavailable(str(error)) from error
+
     def keys(self, project_id: str) -> list[dict[str, Any]]:
         return self.get(f"/v1/projects/{_segment(project_id)}/keys")["keys"]
 
@@ -349,22 +387,43 @@ def _with_filters(query: str, **filters: Any) -> str:
     return f"{query}&{extra}" if query else f"?{extra}"
 
 
-def _server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
-    """`(event, JSON data)` of each message of a `text/event-stream`; comments (the server's
-    `: ping`) and ids are skipped."""
-    event, data = "message", []
-    for line in lines:
+class _EventStreamParser:
+    """Lines of a `text/event-stream` in, `(event, JSON data)` messages out; comments (the
+    server's `: ping`) and ids are skipped."""
+
+    def __init__(self) -> None:
+        self.event, self.data = "message", []
+
+    def feed(self, line: str) -> tuple[str, Any] | None:
+        """The message `line` completes (the blank line ending one), else None."""
         if not line:
-            if data:
-                yield event, json.loads("\n".join(data))
-            event, data = "message", []
-            continue
+            message = (self.event, json.loads("\n".join(self.data))) if self.data else None
+            self.event, self.data = "message", []
+            return message
         field, _, value = line.partition(":")
         value = value.removeprefix(" ")
         if field == "event":
-            event = value
+            self.event = value
         elif field == "data":
-            data.append(value)
+            self.data.append(value)
+        return None
+
+
+def _server_sent_events(lines: Iterable[str]) -> Iterator[tuple[str, Any]]:
+    parser = _EventStreamParser()
+    for line in lines:
+        message = parser.feed(line)
+        if message is not None:
+            yield message
+
+
+async def _server_sent_events_async(lines: AsyncIterator[str],
+                                    ) -> AsyncIterator[tuple[str, Any]]:
+    parser = _EventStreamParser()
+    async for line in lines:
+        message = parser.feed(line)
+        if message is not None:
+            yield message
 
 
 def _without_none(**fields: Any) -> dict[str, Any]:

@@ -17,9 +17,6 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-import psycopg
-from psycopg import sql
-
 OS_USER = "yavio"
 SUPERUSER = "postgres"
 APP_ROLE = "yavio"
@@ -77,6 +74,11 @@ class LocalPostgres:
                        f"--pwfile={password_file}", "--auth-host=scram-sha-256",
                        "--auth-local=peer", "--encoding=UTF8", "--no-locale"])
         self.start()
+        # imported here: every `yavio` command imports this module (through the stack), and
+        # only `initialize` needs psycopg (about 100 ms to import)
+        import psycopg
+        from psycopg import sql
+
         url = f"postgresql://{SUPERUSER}@127.0.0.1:{self.port}/postgres"
         with psycopg.connect(url, password=superuser_password, autocommit=True) as conn:
             conn.execute(sql.SQL("CREATE ROLE {} LOGIN NOSUPERUSER NOCREATEROLE PASSWORD {}")

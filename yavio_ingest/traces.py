@@ -63,7 +63,8 @@ _USER_FILTER = "AND trace_id IN (SELECT trace_id FROM {events} WHERE user_id = {
 
 _COLUMNS = ("event_id", "event_type", "event_name", "source", "timestamp", "step_sequence",
             "latency_ms", "status", "error_category", "error_message", "conversion_value",
-            "conversion_currency", "session_id", "user_id", "platform", "metadata")
+            "conversion_currency", "session_id", "user_id", "platform", "metadata",
+            "input_values", "output_content", "intent_signals")
 
 # A trace is a few rows found through the trace_id bloom filter: keeping the latest copy of
 # each event among them (what FINAL keeps) costs half of a FINAL over the project's parts.
@@ -145,5 +146,14 @@ def _event(event: dict[str, Any]) -> dict[str, Any]:
         "errorMessage": event["error_message"] or None,
         "conversionValue": event["conversion_value"],
         "conversionCurrency": event["conversion_currency"] or None,
-        "metadata": json.loads(event["metadata"]) if event["metadata"] else None,
+        "metadata": _json(event["metadata"]),
+        # the tool call's payload: what the agent sent, what the tool answered, and why
+        "input": _json(event["input_values"]),
+        "output": _json(event["output_content"]),
+        "intent": _json(event["intent_signals"]),
     }
+
+
+def _json(text: str) -> Any:
+    """A payload column's JSON text decoded; None for an event without it (empty column)."""
+    return json.loads(text) if text else None

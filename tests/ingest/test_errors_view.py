@@ -9,13 +9,13 @@ import httpx
 from tests.conftest import store_events
 from tests.ingest.conftest import IngestServer
 from tests.ingest.test_management import make_tenant
-from tests.ingest.test_overview import AFTER, DAY, tool_call
+from tests.ingest.test_overview import AFTER, BEFORE, DAY, tool_call
 
 
 async def test_errors_are_counted_by_category_and_tool_with_the_latest_first(
         ingest_server: IngestServer) -> None:
     mine = make_tenant(ingest_server.postgres, "e")
-    ids = [str(uuid.uuid4()) for _ in range(5)]
+    ids = [str(uuid.uuid4()) for _ in range(7)]
     failed_auth = tool_call(ids[0], f"{DAY}T02:00:00.000Z", "ses_1", "book_room", "claude", 5,
                             "error")
     failed_auth.error_category, failed_auth.error_message = "auth", "forbidden: missing scope"
@@ -26,7 +26,11 @@ async def test_errors_are_counted_by_category_and_tool_with_the_latest_first(
                               "chatgpt", 7, "error")
     events = [failed_auth, failed_db, failed_search,
               tool_call(ids[3], f"{DAY}T06:00:00.000Z", "ses_3", "search_rooms", "chatgpt", 3),
-              tool_call(ids[4], f"{DAY}T06:10:00.000Z", "ses_3", "search_rooms", "chatgpt", 4)]
+              tool_call(ids[4], f"{DAY}T06:10:00.000Z", "ses_3", "search_rooms", "chatgpt", 4),
+              # the day before: the previous period
+              tool_call(ids[5], f"{BEFORE}T09:00:00.000Z", "ses_0", "book_room", "claude", 6,
+                        "error"),
+              tool_call(ids[6], f"{BEFORE}T10:00:00.000Z", "ses_0", "book_room", "claude", 6)]
     store_events(ingest_server.clickhouse, uuid.UUID(mine.workspace_id),
                  uuid.UUID(mine.project_id), events)
     store_events(ingest_server.clickhouse, uuid.UUID(mine.workspace_id),
@@ -46,8 +50,17 @@ async def test_errors_are_counted_by_category_and_tool_with_the_latest_first(
     assert body["byTool"] == [
         {"name": "book_room", "errors": 2, "invocations": 2, "errorRate": 1.0},
         {"name": "search_rooms", "errors": 1, "invocations": 3, "errorRate": 1 / 3}]
-    series = {point["bucket"][11:13]: point["errors"] for point in body["series"]}
-    assert len(series) == 24 and series["02"] == 1 and series["05"] == 2
+    assert body["range"]["bucket"] == "hour"
+    assert body["previous"] == {"invocations": 2, "errors": 1, "errorRate": 0.5}
+    series = {point["bucket"][11:13]: point for point in body["series"]}
+    assert len(series) == 24
+    assert (series["02"]["errors"], series["02"]["invocations"], series["02"]["errorRate"]) \
+        == (1, 1, 1.0)
+    assert (series["05"]["errors"], series["05"]["invocations"]) == (2, 2)
+    assert (series["06"]["errors"], series["06"]["invocations"], series["06"]["errorRate"]) \
+        == (0, 2, 0.0)
+    assert series["07"] == {"bucket": series["07"]["bucket"], "invocations": 0, "errors": 0,
+                            "errorRate": 0.0}
     assert [error["tool"] for error in body["recent"]] == ["search_rooms", "book_room",
                                                            "book_room"]
     assert body["recent"][-1]["message"] == "forbidden: missing scope"

@@ -44,11 +44,13 @@ def _tree(found: dict[str, Any]) -> Tree:
     root = Tree(escape(session))
     branch = root.add(f"[bold]trace {escape(found['traceId'])}[/]")
     for event in found["events"]:
-        branch.add(_line(event))
+        branch.add(event_line(event))
     return root
 
 
-def _line(event: dict[str, Any]) -> str:
+def event_line(event: dict[str, Any]) -> str:
+    """One event of a trace on one line (Rich markup): time, source, type and step, name,
+    latency, conversion value, error."""
     parts = [f"[dim]{event['timestamp'][11:23]}[/]", f"[cyan]{event['source']:6}[/]"]
     kind = event["type"]
     if event.get("stepSequence") is not None:

@@ -35,11 +35,21 @@ from textual.worker import get_current_worker
 from yavio_cli.client import ApiError, ServerUnavailable, YavioClient
 from yavio_cli.tui.filters import Filters, parse_when
 from yavio_cli.tui.views.base import View
+from yavio_cli.tui.views.errors import Errors
+from yavio_cli.tui.views.funnels import Funnels
+from yavio_cli.tui.views.intents import Intents
+from yavio_cli.tui.views.live import Live
 from yavio_cli.tui.views.overview import Overview
+from yavio_cli.tui.views.paths import Paths
+from yavio_cli.tui.views.sessions import Sessions
+from yavio_cli.tui.views.tools import Tools
+from yavio_cli.tui.views.traces import Traces
+from yavio_cli.tui.views.users import Users
 
 __all__ = ["VIEWS", "YavioApp"]
 
-VIEWS: tuple[type[View], ...] = (Overview,)
+VIEWS: tuple[type[View], ...] = (Overview, Tools, Traces, Sessions, Users, Funnels, Paths,
+                                 Errors, Intents, Live)
 KNOWN_PLATFORMS = ("chatgpt", "claude", "cursor", "vscode", "windsurf", "gemini")
 
 
@@ -131,25 +141,37 @@ class YavioApp(App[None]):
             if not get_current_worker().is_cancelled:
                 self.call_from_thread(self._loaded, view, data)
             return
-        self.call_from_thread(self._failed, failure)
+        self.call_from_thread(self.show_failure, failure)
 
     def _loaded(self, view: View, data: Any) -> None:
-        self.failure = None
-        self.query_one("#banner").display = False
+        self.clear_failure()
         view.show(data)
         self.query_one("#status", Static).update(f"[dim]updated {self.clock():%H:%M:%S}[/]")
 
-    def _failed(self, failure: str) -> None:
+    def show_failure(self, failure: str) -> None:
+        """The banner, saying what went wrong: the views keep what they show."""
         self.failure = failure
         banner = self.query_one("#banner", Static)
         banner.update(f"⚠ {failure}")
         banner.display = True
 
+    def clear_failure(self) -> None:
+        self.failure = None
+        self.query_one("#banner").display = False
+
     # -- navigation and filters --------------------------------------------------------------
 
+    def on_base_screen(self) -> bool:
+        """No screen (a trace, a tool, a picker) is open over the views."""
+        return self.screen is self.screen_stack[0]
+
     def action_show_view(self, name: str) -> None:
+        while not self.on_base_screen():  # a view key closes what was opened over the views
+            self.pop_screen()
         self.query_one("#views", ContentSwitcher).current = name
         self.view.focus_first()
+        if not self.view.refreshed:  # a streaming view says itself how fresh it is
+            self.query_one("#status", Static).update("")
         self._describe()
         self.action_reload()
 
@@ -174,6 +196,8 @@ class YavioApp(App[None]):
         self._ask("range", "Range: FROM TO, e.g. 2026-03-01 2026-03-08T12:00 (UTC)")
 
     def _ask(self, purpose: str, placeholder: str) -> None:
+        if not self.on_base_screen():  # the prompt lives under the views, out of sight here
+            return
         prompt = self.query_one("#prompt", Input)
         self.prompt_for = purpose
         prompt.placeholder, prompt.value = placeholder, ""

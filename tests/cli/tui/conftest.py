@@ -97,3 +97,5 @@ async def loaded(pilot: Pilot) -> None:
     """Wait until the loads started so far have landed on the screen."""
     await pilot.app.workers.wait_for_complete()
     await pilot.pause()
+    # a DataTable sizes its columns, and a chart its marks, once idle after the data landed
+    await pilot.pause()

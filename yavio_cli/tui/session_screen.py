@@ -1,0 +1,121 @@
+"""One session's traces, opened from a listed session that has no user (Enter): who it was (its
+platform, start and figures) and its tool-call traces over the dashboard's range, newest
+first, each opening as a tree (Enter). Esc goes back; `r` and `t` reload it like the views,
+and it follows the refresh timer."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rich.markup import escape
+from rich.text import Text
+from textual import work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Vertical
+from textual.screen import Screen
+from textual.widgets import DataTable, Footer, Static
+
+from yavio_cli.client import ApiError, ServerUnavailable
+from yavio_cli.tui.filtered_table import FilteredTable, Row
+from yavio_cli.tui.format import count, duration
+from yavio_cli.tui.trace_screen import TraceScreen
+
+__all__ = ["SessionScreen"]
+
+# The server's most: a session rarely has more traces than this.
+LIMIT = 200
+
+
+class SessionScreen(Screen[None]):
+    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
+                Binding("r", "reload", "Refresh", show=False),
+                Binding("t", "next_range", "Range")]
+
+    def __init__(self, session: dict[str, Any]) -> None:
+        """`session`: the session as the sessions list gives it (`sessionId`, `userId`,
+        `platform`, `startedAt`, `durationMs`, `toolCalls`, `errors`, `conversions`)."""
+        super().__init__()
+        self.session = session
+
+    def compose(self) -> ComposeResult:
+        yield Static(header(self.session), id="session-title")
+        with Vertical(id="session-traces-panel", classes="panel"):
+            yield FilteredTable(id="session-traces")
+        yield Footer()
+
+    def on_mount(self) -> None:
+        table = self.query_one(FilteredTable)
+        # fixed widths, as the sessions' (session_rows.COLUMNS): they fit 80 columns
+        for header, width in (("Time (UTC)", 11), ("Tool", 18), ("Status", 7),
+                              ("Latency", 8), ("Events", 6), ("Trace", 12)):
+            right = header in ("Latency", "Events")
+            table.add_column(Text(header, justify="right") if right else header,
+                             key=header.lower(), width=width)
+        self.query_one("#session-traces-panel").border_title = "Traces: loading…"
+        table.focus()
+        app: Any = self.app
+        if app.refresh_seconds > 0:
+            self.set_interval(app.refresh_seconds, self.action_reload)
+
+    def on_screen_resume(self) -> None:
+        # shown, or back from a trace
+        self.action_reload()
+
+    def action_reload(self) -> None:
+        app: Any = self.app
+        self._load(app.filters.query(app.clock()))
+
+    def action_next_range(self) -> None:
+        app: Any = self.app
+        app.action_next_range()
+        self.action_reload()
+
+    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
+    def _load(self, query: dict[str, Any]) -> None:
+        app: Any = self.app
+        try:
+            found = app.client.traces(app.project["id"], session=self.session["sessionId"],
+                                      limit=LIMIT, **query)
+        except ApiError as error:
+            failure = f"The server answered {error.status}: {error.message}"
+        except ServerUnavailable:
+            failure = f"Cannot reach the server at {app.server_url}."
+        else:
+            self.app.call_from_thread(self._show, found["traces"])
+            return
+        self.app.call_from_thread(self._show_failure, failure)
+
+    def _show_failure(self, message: str) -> None:
+        self.query_one("#session-traces-panel").border_title = f"[red]{escape(message)}[/]"
+
+    def _show(self, traces: list[dict[str, Any]]) -> None:
+        self.query_one(FilteredTable).set_rows([trace_row(trace) for trace in traces])
+        self.query_one("#session-traces-panel").border_title = (
+            f"Traces ({count(len(traces))}), newest first (Enter: trace)" if traces
+            else "No tool call of this session in this range")
+
+    def on_data_table_row_selected(self, event: DataTable.RowSelected) -> None:
+        self.app.push_screen(TraceScreen(str(event.row_key.value)))
+
+
+def header(session: dict[str, Any]) -> Text:
+    """Which session: its id, user (or none), platform, start and figures."""
+    started = session["startedAt"]
+    line = Text.assemble(("Session ", "bold"), session["sessionId"])
+    line.append(f" · {session['userId'] or 'anonymous'} · {session['platform'] or '—'}"
+                f" · started {started[:10]} {started[11:16]} UTC"
+                f" · lasted {duration(session['durationMs'])}"
+                f" · tool calls {count(session['toolCalls'])}, failed {count(session['errors'])}",
+                style="dim")
+    return line
+
+
+def trace_row(trace: dict[str, Any]) -> Row:
+    """A trace of the session as a row (searched by its cells)."""
+    started, status = trace["startedAt"], trace["status"] or "—"
+    cells = (f"{started[5:10]} {started[11:16]}", Text(trace["tool"]),
+             Text(status, style="red" if status == "error" else "green"),
+             Text(duration(trace["latencyMs"]), justify="right"),
+             Text(count(trace["events"]), justify="right"), Text(trace["traceId"]))
+    return trace["traceId"], cells, " ".join(str(cell) for cell in cells)
