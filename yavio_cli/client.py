@@ -198,8 +198,9 @@ class YavioClient:
         return self.get(f"/v1/projects/{_segment(project_id)}/overview{_range_query(**range_)}")
 
     def errors(self, project_id: str, **range_: Any) -> dict[str, Any]:
-        """`{invocations, errors, errorRate, byCategory, byTool, series, recent}` over a range
-        (`_range_query`)."""
+        """`{range, invocations, errors, errorRate, previous, byCategory, byTool, series,
+        recent}` over a range (`_range_query`); `series` has each bucket's calls, failures and
+        rate."""
         return self.get(f"/v1/projects/{_segment(project_id)}/errors{_range_query(**range_)}")
 
     def query(self, project_id: str, sql: str, max_rows: int | None = None) -> dict[str, Any]:
