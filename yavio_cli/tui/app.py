@@ -146,7 +146,9 @@ class YavioApp(App[None]):
     def _loaded(self, view: View, data: Any) -> None:
         self.clear_failure()
         view.show(data)
-        self.query_one("#status", Static).update(f"[dim]updated {self.clock():%H:%M:%S}[/]")
+        if view is self.view:  # a load that lands after a switch says nothing of the new view
+            self.query_one("#status", Static).update(
+                f"[dim]updated {self.clock():%H:%M:%S}[/]")
 
     def show_failure(self, failure: str) -> None:
         """The banner, saying what went wrong: the views keep what they show."""

@@ -61,9 +61,12 @@ class Live(View):
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)
-        for label, key in (("Time", "time"), ("Type", "type"), ("Name", "name"),
-                           ("Outcome", "outcome"), ("Trace", "trace"), ("Session", "session")):
-            table.add_column(label, key=key)
+        # fixed widths: a table sizes auto columns only when idle, so they would jump as a
+        # busy stream fills it (and the longest type, widget_rage_click, is 17 wide)
+        for label, key, width in (("Time", "time", 12), ("Type", "type", 17),
+                                  ("Name", "name", 18), ("Outcome", "outcome", 16),
+                                  ("Trace", "trace", 20), ("Session", "session", 14)):
+            table.add_column(label, key=key, width=width)
         self.set_interval(FLUSH_S, self._flush)
         self._status()
 
