@@ -12,6 +12,7 @@ from rich.tree import Tree
 from yavio_cli import scope
 from yavio_cli.connection import Connection
 from yavio_cli.terminal import HomeOption, JsonOption, console, print_json
+from yavio_cli.trace_lines import event_line
 
 TraceArgument = Annotated[str, typer.Argument(
     metavar="TRACE_ID", help="The trace's id (tr_…), e.g. from a tool result's _meta.yavio.",
@@ -46,26 +47,3 @@ def _tree(found: dict[str, Any]) -> Tree:
     for event in found["events"]:
         branch.add(event_line(event))
     return root
-
-
-def event_line(event: dict[str, Any]) -> str:
-    """One event of a trace on one line (Rich markup): time, source, type and step, name,
-    latency, conversion value, error."""
-    parts = [f"[dim]{event['timestamp'][11:23]}[/]", f"[cyan]{event['source']:6}[/]"]
-    kind = event["type"]
-    if event.get("stepSequence") is not None:
-        kind = f"{kind} #{event['stepSequence']}"
-    parts.append(escape(kind))
-    if event.get("name"):
-        parts.append(f"[bold]{escape(event['name'])}[/]")
-    if event.get("latencyMs") is not None:
-        parts.append(f"{event['latencyMs']:.1f} ms")
-    if event.get("conversionValue") is not None:
-        currency = escape(event.get("conversionCurrency") or "")
-        parts.append(f"{event['conversionValue']:.2f} {currency}")
-    if event.get("status") == "error":
-        detail = event.get("errorCategory") or "error"
-        if event.get("errorMessage"):
-            detail += f": {event['errorMessage']}"
-        parts.append(f"[red]{escape(detail)}[/]")
-    return "  ".join(parts)

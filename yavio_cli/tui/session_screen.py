@@ -9,14 +9,12 @@ from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from yavio_cli.client import ApiError, ServerUnavailable
+from yavio_cli.client import YavioClient
+from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.filtered_table import FilteredTable, Row
 from yavio_cli.tui.format import count, duration
 from yavio_cli.tui.trace_screen import TraceScreen
@@ -27,11 +25,7 @@ __all__ = ["SessionScreen"]
 LIMIT = 200
 
 
-class SessionScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("r", "reload", "Refresh", show=False),
-                Binding("t", "next_range", "Range")]
-
+class SessionScreen(DetailScreen):
     def __init__(self, session: dict[str, Any]) -> None:
         """`session`: the session as the sessions list gives it (`sessionId`, `userId`,
         `platform`, `startedAt`, `durationMs`, `toolCalls`, `errors`, `conversions`)."""
@@ -54,42 +48,15 @@ class SessionScreen(Screen[None]):
                              key=header.lower(), width=width)
         self.query_one("#session-traces-panel").border_title = "Traces: loading…"
         table.focus()
-        app: Any = self.app
-        if app.refresh_seconds > 0:
-            self.set_interval(app.refresh_seconds, self.action_reload)
 
-    def on_screen_resume(self) -> None:
-        # shown, or back from a trace
-        self.action_reload()
+    def fetch(self, client: YavioClient, project_id: str, query: dict[str, Any]) -> Any:
+        return client.traces(project_id, session=self.session["sessionId"], limit=LIMIT,
+                             **query)["traces"]
 
-    def action_reload(self) -> None:
-        app: Any = self.app
-        self._load(app.filters.query(app.clock()))
-
-    def action_next_range(self) -> None:
-        app: Any = self.app
-        app.action_next_range()
-        self.action_reload()
-
-    @work(thread=True, exclusive=True, group="session", exit_on_error=False)
-    def _load(self, query: dict[str, Any]) -> None:
-        app: Any = self.app
-        try:
-            found = app.client.traces(app.project["id"], session=self.session["sessionId"],
-                                      limit=LIMIT, **query)
-        except ApiError as error:
-            failure = f"The server answered {error.status}: {error.message}"
-        except ServerUnavailable:
-            failure = f"Cannot reach the server at {app.server_url}."
-        else:
-            self.app.call_from_thread(self._show, found["traces"])
-            return
-        self.app.call_from_thread(self._show_failure, failure)
-
-    def _show_failure(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.query_one("#session-traces-panel").border_title = f"[red]{escape(message)}[/]"
 
-    def _show(self, traces: list[dict[str, Any]]) -> None:
+    def show(self, traces: list[dict[str, Any]]) -> None:
         self.query_one(FilteredTable).set_rows([trace_row(trace) for trace in traces])
         self.query_one("#session-traces-panel").border_title = (
             f"Traces ({count(len(traces))}), newest first (Enter: trace)" if traces

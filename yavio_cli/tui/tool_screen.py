@@ -11,32 +11,29 @@ from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 from textual_plotext import PlotextPlot
 
-from yavio_cli.client import ApiError, ServerUnavailable
+from yavio_cli.client import YavioClient
 from yavio_cli.tui.bars import Bars
+from yavio_cli.tui.chart_axes import time_axis
+from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.format import count, duration, percent
 from yavio_cli.tui.trace_screen import TraceScreen
 
 __all__ = ["ToolScreen"]
 
 
-class ToolScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("r", "reload", "Refresh", show=False),
-                Binding("t", "next_range", "Range")]
+class ToolScreen(DetailScreen):
     # Below 32 rows the charts give up height so that a few recent calls stay in view.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def __init__(self, name: str) -> None:
         super().__init__()
         self.tool_name = name
+        self.not_found = f"No tool called {name!r} in this project."
         self.traces: dict[str, str] = {}  # trace id of each listed call (by event id)
 
     def compose(self) -> ComposeResult:
@@ -66,43 +63,14 @@ class ToolScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one("#tool-recent", DataTable).focus()
-        app: Any = self.app
-        if app.refresh_seconds > 0:
-            self.set_interval(app.refresh_seconds, self.action_reload)
 
-    def on_screen_resume(self) -> None:
-        # shown, or back from a trace or the platform picker: the filters may have changed
-        self.action_reload()
+    def fetch(self, client: YavioClient, project_id: str, query: dict[str, Any]) -> Any:
+        return client.tool(project_id, self.tool_name, **query)
 
-    def action_reload(self) -> None:
-        app: Any = self.app
-        self._load(app.filters.query(app.clock()))
-
-    def action_next_range(self) -> None:
-        app: Any = self.app
-        app.action_next_range()
-        self.action_reload()
-
-    @work(thread=True, exclusive=True, group="tool", exit_on_error=False)
-    def _load(self, query: dict[str, Any]) -> None:
-        app: Any = self.app
-        try:
-            found = app.client.tool(app.project["id"], self.tool_name, **query)
-        except ApiError as error:
-            message = (f"No tool called {self.tool_name!r} in this project." if error.status == 404
-                       else f"The server answered {error.status}: {error.message}")
-            self.app.call_from_thread(self._show_failure, message)
-            return
-        except ServerUnavailable:
-            self.app.call_from_thread(self._show_failure,
-                                      f"Cannot reach the server at {app.server_url}.")
-            return
-        self.app.call_from_thread(self._show, found)
-
-    def _show_failure(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.query_one("#tool-figures", Static).update(f"[red]{escape(message)}[/]")
 
-    def _show(self, tool: dict[str, Any]) -> None:
+    def show(self, tool: dict[str, Any]) -> None:
         app: Any = self.app
         platforms = ", ".join(app.filters.platforms) or "all platforms"
         self.query_one("#tool-range", Static).update(
@@ -130,7 +98,7 @@ class ToolScreen(Screen[None]):
         plot.clear_figure()
         plot.bar(list(range(1, len(buckets) + 1)), [bucket["count"] for bucket in buckets],
                  width=0.7)
-        _x_axis(plot, chart.size.width, [edge_label(bucket) for bucket in buckets])
+        time_axis(chart, [edge_label(bucket) for bucket in buckets])
         _y_axis(plot, max(bucket["count"] for bucket in buckets))
         chart.refresh()
 
@@ -147,7 +115,7 @@ class ToolScreen(Screen[None]):
                       if point[key] is not None]
             if points:
                 plot.plot(*zip(*points), label=label, color=color, marker="braille")
-        _x_axis(plot, chart.size.width, bucket_labels([point["bucket"] for point in series]))
+        time_axis(chart, stamp_labels([point["bucket"] for point in series]))
         _y_axis(plot, max((point["p95LatencyMs"] or 0 for point in series), default=0))
         chart.refresh()
 
@@ -200,16 +168,6 @@ def figures(tool: dict[str, Any]) -> str:
             f"p99 [b]{duration(tool['p99LatencyMs'])}[/]")
 
 
-def _x_axis(plot: Any, width: int, labels: list[str]) -> None:
-    """Label the bars or points 1, 2, … with `labels`, every second or third one when they
-    would not all fit in `width` columns: plotext drops overlapping labels by itself, but
-    which one it drops changes from one run to the next."""
-    positions = list(range(1, len(labels) + 1))
-    room = max(1, (width - 8) // (max(map(len, labels), default=1) + 1))
-    step = max(1, math.ceil(len(labels) / room))
-    plot.xticks(positions[::step], labels[::step])
-
-
 def _y_axis(plot: Any, top: float, parts: int = 3) -> None:
     """A y axis from 0 to just above `top` with a few round ticks (steps of 1, 2 or 5 times a
     power of ten), rather than plotext's fractions of the largest value."""
@@ -229,9 +187,9 @@ def edge_label(bucket: dict[str, Any]) -> str:
     return label if bucket["toMs"] is not None else f"{label}+"
 
 
-def bucket_labels(buckets: list[str]) -> list[str]:
-    """Short labels of a series' buckets (ISO times): `14:00` for hours, `2026-03` for
-    months, `03-01` for days and weeks."""
+def stamp_labels(buckets: list[str]) -> list[str]:
+    """Short labels of a series' buckets (ISO times), as `chart_axes.bucket_labels` gives
+    them, read off the times themselves: the tool's answer does not name its bucket size."""
     if any(bucket[11:16] != "00:00" for bucket in buckets):
         return [bucket[11:16] for bucket in buckets]
     months = {bucket[:7] for bucket in buckets}

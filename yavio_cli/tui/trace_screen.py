@@ -12,15 +12,14 @@ from typing import Any
 from rich.highlighter import JSONHighlighter
 from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.screen import Screen
 from textual.widgets import Footer, Static, Tree
 from textual.widgets.tree import TreeNode
 
-from yavio_cli.client import ApiError, ServerUnavailable
-from yavio_cli.commands.trace import event_line
+from yavio_cli.client import YavioClient
+from yavio_cli.trace_lines import event_line
+from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.format import count, duration
 
 __all__ = ["TraceScreen"]
@@ -31,14 +30,15 @@ PAYLOAD = ("input", "output", "intent", "metadata")
 _highlight = JSONHighlighter()
 
 
-class TraceScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("e", "expand_all", "Expand all"),
+class TraceScreen(DetailScreen):
+    BINDINGS = [Binding("e", "expand_all", "Expand all"),
                 Binding("r", "reload", "Reload")]
+    follows_range = False  # a trace is the same whatever the range
 
     def __init__(self, trace_id: str) -> None:
         super().__init__()
         self.trace_id = trace_id
+        self.not_found = f"No trace {trace_id} in this project."
 
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Trace[/] {escape(self.trace_id)} [dim]loading…[/]", id="trace-title")
@@ -47,32 +47,15 @@ class TraceScreen(Screen[None]):
 
     def on_mount(self) -> None:
         self.query_one(Tree).show_root = False
-        self._load()
 
-    def action_reload(self) -> None:
-        self._load()
+    def fetch(self, client: YavioClient, project_id: str, query: dict[str, Any]) -> Any:
+        return client.trace(project_id, self.trace_id)
 
-    @work(thread=True, exclusive=True, exit_on_error=False)
-    def _load(self) -> None:
-        app: Any = self.app
-        try:
-            found = app.client.trace(app.project["id"], self.trace_id)
-        except ApiError as error:
-            message = (f"No trace {self.trace_id} in this project." if error.status == 404
-                       else f"The server answered {error.status}: {error.message}")
-            self.app.call_from_thread(self._show_failure, message)
-            return
-        except ServerUnavailable:
-            self.app.call_from_thread(self._show_failure,
-                                      f"Cannot reach the server at {app.server_url}.")
-            return
-        self.app.call_from_thread(self._show, found)
-
-    def _show_failure(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.query_one("#trace-title", Static).update(
             f"[b]Trace[/] {escape(self.trace_id)}  [red]{escape(message)}[/]")
 
-    def _show(self, found: dict[str, Any]) -> None:
+    def show(self, found: dict[str, Any]) -> None:
         self.query_one("#trace-title", Static).update(title(found))
         tree = self.query_one(Tree)
         # a reload keeps the events a person opened and the line they were on

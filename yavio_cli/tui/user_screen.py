@@ -9,14 +9,12 @@ from typing import Any
 
 from rich.markup import escape
 from rich.text import Text
-from textual import work
 from textual.app import ComposeResult
-from textual.binding import Binding
 from textual.containers import Horizontal, Vertical
-from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from yavio_cli.client import ApiError, ServerUnavailable
+from yavio_cli.client import YavioClient
+from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.filtered_table import FilteredTable, Row
 from yavio_cli.tui.format import count, revenue
 from yavio_cli.tui.session_rows import add_session_columns, session_row
@@ -29,16 +27,14 @@ __all__ = ["UserScreen"]
 _STYLES = {"tool_call": "bold cyan", "conversion": "bold yellow", "identify": "blue"}
 
 
-class UserScreen(Screen[None]):
-    BINDINGS = [Binding("escape", "app.pop_screen", "Back"),
-                Binding("r", "reload", "Refresh", show=False),
-                Binding("t", "next_range", "Range")]
+class UserScreen(DetailScreen):
     # Below 32 rows the sessions give up height so that the events stay in view.
     VERTICAL_BREAKPOINTS = [(0, "-short"), (32, "-tall")]
 
     def __init__(self, user_id: str) -> None:
         super().__init__()
         self.user_id = user_id
+        self.not_found = f"This project has no event of user {user_id!r}."
         self.sessions: dict[str, dict[str, Any]] = {}  # the listed sessions by id
         self.traces: dict[str, str | None] = {}  # the trace of each listed event (by id)
 
@@ -63,43 +59,14 @@ class UserScreen(Screen[None]):
         self.query_one("#user-sessions-panel").border_title = "Sessions (Enter: traces)"
         self.query_one("#user-events-panel").border_title = "Events, newest first (Enter: trace)"
         events.focus()
-        app: Any = self.app
-        if app.refresh_seconds > 0:
-            self.set_interval(app.refresh_seconds, self.action_reload)
 
-    def on_screen_resume(self) -> None:
-        # shown, or back from a trace or the platform picker: the filters may have changed
-        self.action_reload()
+    def fetch(self, client: YavioClient, project_id: str, query: dict[str, Any]) -> Any:
+        return client.user(project_id, self.user_id, **query)
 
-    def action_reload(self) -> None:
-        app: Any = self.app
-        self._load(app.filters.query(app.clock()))
-
-    def action_next_range(self) -> None:
-        app: Any = self.app
-        app.action_next_range()
-        self.action_reload()
-
-    @work(thread=True, exclusive=True, group="user", exit_on_error=False)
-    def _load(self, query: dict[str, Any]) -> None:
-        app: Any = self.app
-        try:
-            found = app.client.user(app.project["id"], self.user_id, **query)
-        except ApiError as error:
-            failure = (f"This project has no event of user {self.user_id!r}."
-                       if error.status == 404
-                       else f"The server answered {error.status}: {error.message}")
-        except ServerUnavailable:
-            failure = f"Cannot reach the server at {app.server_url}."
-        else:
-            self.app.call_from_thread(self._show, found)
-            return
-        self.app.call_from_thread(self._show_failure, failure)
-
-    def _show_failure(self, message: str) -> None:
+    def show_failure(self, message: str) -> None:
         self.query_one("#user-totals", Static).update(f"[red]{escape(message)}[/]")
 
-    def _show(self, user: dict[str, Any]) -> None:
+    def show(self, user: dict[str, Any]) -> None:
         app: Any = self.app
         platforms = ", ".join(app.filters.platforms) or "all platforms"
         self.query_one("#user-range", Static).update(

@@ -15,7 +15,7 @@ from tests.cli.tui.conftest import SIZES, DashboardServer, dashboard, loaded
 from tests.cli.tui.seed import NOW
 from tests.conftest import store_events
 from yavio_cli.client import YavioClient
-from yavio_cli.commands.trace import event_line
+from yavio_cli.trace_lines import event_line
 from yavio_cli.tui.filters import Filters
 from yavio_cli.tui.format import duration
 from yavio_cli.tui.trace_screen import TraceScreen

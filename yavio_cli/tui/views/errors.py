@@ -15,6 +15,7 @@ from textual_plotext import PlotextPlot
 
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.bars import Bars
+from yavio_cli.tui.chart_axes import bucket_labels, time_axis
 from yavio_cli.tui.filtered_table import FilteredTable, Row
 from yavio_cli.tui.format import change, count, percent
 from yavio_cli.tui.trace_screen import TraceScreen
@@ -84,17 +85,14 @@ class Errors(View):
         plot = chart.plt
         plot.clear_data()
         plot.clear_figure()
-        # "03-01" for days and weeks, "14:00" for hours, "2026-03" for months
-        cut = {"hour": slice(11, 16), "month": slice(0, 7)}.get(bucket, slice(5, 10))
-        labels = [point["bucket"][cut] for point in series]
+        labels = bucket_labels(bucket, [point["bucket"] for point in series])
         rates = [point["errorRate"] * 100 for point in series]
         plot.bar(labels, rates, marker="hd")
         top = max([1.0, *rates])  # a range without failures keeps a floor at zero
         plot.ylim(0, top)
         # two marks: on a short chart plotext drops a middle one, not always the same one
         plot.yticks([0, top], [f"{tick:.0f}%" for tick in (0, top)])
-        step = max(1, len(labels) // 8)  # a label every few bars, so they never overlap
-        plot.xticks(list(range(1, len(labels) + 1))[::step], labels[::step])
+        time_axis(chart, labels)
         chart.refresh()
 
     def apply_filter(self, text: str) -> None:

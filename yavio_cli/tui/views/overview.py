@@ -13,6 +13,7 @@ from textual_plotext import PlotextPlot
 
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.bars import Bars
+from yavio_cli.tui.chart_axes import bucket_labels, time_axis
 from yavio_cli.tui.format import change, count, duration, percent, revenue
 from yavio_cli.tui.views.base import View
 
@@ -112,14 +113,11 @@ class Overview(View):
         plot = chart.plt
         plot.clear_data()
         plot.clear_figure()
-        # "03-01" for days and weeks, "14:00" for hours, "2026-03" for months
-        cut = {"hour": slice(11, 16), "month": slice(0, 7)}.get(bucket, slice(5, 10))
-        labels = [point["bucket"][cut] for point in series]
+        labels = bucket_labels(bucket, [point["bucket"] for point in series])
         calls = [point["invocations"] for point in series]
         plot.bar(labels, calls, marker="hd")
         plot.ylim(0, max(1, *calls))  # a range without calls keeps a floor at zero
-        step = max(1, len(labels) // 8)  # a label every few bars, so they never overlap
-        plot.xticks(list(range(1, len(labels) + 1))[::step], labels[::step])
+        time_axis(chart, labels)
         chart.refresh()
 
 
