@@ -1,7 +1,9 @@
 # `make demo` installs Yavio into .venv and brings the self-hosted stack up.
 # `make test` installs Yavio with its test tools and runs every test: the whole suite in .venv
 # (with mcp 2.x), then the SDK's suite again against mcp 1.x and against fastmcp, each in its
-# own environment (they cannot share one: fastmcp needs mcp 2.x).
+# own environment (they cannot share one: fastmcp needs mcp 2.x). Before those, the widget hook
+# (widget-js/) is installed, built and unit-tested: the browser test in the .venv suite loads its
+# bundle, dist/yavio-widget.js, in the system's Chromium.
 PYTHON ?= python3
 VENV := .venv
 BIN := $(VENV)/bin
@@ -9,7 +11,7 @@ BIN := $(VENV)/bin
 MCP1 := mcp==1.30.0
 FASTMCP := fastmcp==4.1.2
 
-.PHONY: demo test install install-mcp1 install-fastmcp bench-sdk
+.PHONY: demo test install install-mcp1 install-fastmcp widget bench-sdk
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -28,11 +30,17 @@ install-mcp1: .venv-mcp1/bin/python
 install-fastmcp: .venv-fastmcp/bin/python
 	.venv-fastmcp/bin/pip install -qq -e '.[server,dev]' '$(FASTMCP)'
 
+# playwright-core (the e2e driver's library) must never fetch a browser: /usr/bin/chromium is used.
+widget:
+	PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --prefix widget-js --no-audit --no-fund --loglevel=error
+	npm run --prefix widget-js --silent build
+	npm test --prefix widget-js --silent -- --reporter=dot
+
 demo: install
 	$(BIN)/yavio up
 	$(BIN)/yavio status
 
-test: install install-mcp1 install-fastmcp
+test: install install-mcp1 install-fastmcp widget
 	YAVIO_TEST_FRAMEWORKS=mcp_v2 $(BIN)/python -m pytest -q
 	YAVIO_TEST_FRAMEWORKS=mcp_v1 .venv-mcp1/bin/python -m pytest -q tests/sdk
 	YAVIO_TEST_FRAMEWORKS=fastmcp,mcp_v2 .venv-fastmcp/bin/python -m pytest -q tests/sdk

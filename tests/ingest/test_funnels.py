@@ -245,3 +245,24 @@ async def test_the_funnel_is_only_for_the_projects_readers(
     # the other workspace's own funnel sees none of these events
     theirs = await get(ingest_server, other.tokens["viewer"], other.project_id, query)
     assert entered(theirs.json()) == [0, 0, 0, 0]
+
+
+async def test_the_dropped_samples_are_the_first_ids_in_order_at_every_reload(
+        ingest_server: IngestServer) -> None:
+    # 12 traces stop after the search, stored in shuffled order over three parts (so a reader
+    # meets them in no particular order): the samples are always the 5 first ids
+    mine = make_tenant(ingest_server.postgres, "samples")
+    traces = [f"tr_{number:02d}" for number in range(12)]
+    events = [msgspec.structs.replace(search("tr_1", f"10:{number:02d}:00.000", 10),
+                                      trace_id=trace) for number, trace in enumerate(traces)]
+    # one reaches the step: it is no sample
+    events.append(msgspec.structs.replace(found("tr_1", "10:01:30.000"), trace_id="tr_01"))
+    random.Random(12).shuffle(events)
+    workspace, project = uuid.UUID(mine.workspace_id), uuid.UUID(mine.project_id)
+    for part in (events[:4], events[4:8], events[8:]):
+        store_events(ingest_server.clickhouse, workspace, project, part)
+    for _ in range(3):
+        body = await funnel(ingest_server, mine, steps=STEPS[:2])
+        assert entered(body) == [12, 1]
+        assert body["steps"][1]["droppedSamples"] == ["tr_00", "tr_02", "tr_03", "tr_04",
+                                                      "tr_05"]

@@ -23,7 +23,6 @@ from textual.containers import Horizontal
 from textual.screen import ModalScreen
 from textual.widgets import (
     ContentSwitcher,
-    Footer,
     Input,
     OptionList,
     SelectionList,
@@ -34,6 +33,7 @@ from textual.worker import get_current_worker
 
 from yavio_cli.client import ApiError, ServerUnavailable, YavioClient
 from yavio_cli.tui.filters import Filters, parse_when
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.views.base import View
 from yavio_cli.tui.views.errors import Errors
 from yavio_cli.tui.views.funnels import Funnels
@@ -93,11 +93,12 @@ class YavioApp(App[None]):
             yield Static(id="where")
             yield Static(id="status")
         yield Static(id="banner")
+        # only the first view: each other one is built the first time it is shown, which
+        # keeps the dashboard's start fast
         with ContentSwitcher(id="views", initial=VIEWS[0].__name__.lower()):
-            for view in VIEWS:
-                yield view(id=view.__name__.lower())
+            yield VIEWS[0](id=VIEWS[0].__name__.lower())
         yield Input(id="prompt")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#banner").display = False
@@ -167,10 +168,14 @@ class YavioApp(App[None]):
         """No screen (a trace, a tool, a picker) is open over the views."""
         return self.screen is self.screen_stack[0]
 
-    def action_show_view(self, name: str) -> None:
+    async def action_show_view(self, name: str) -> None:
         while not self.on_base_screen():  # a view key closes what was opened over the views
             self.pop_screen()
-        self.query_one("#views", ContentSwitcher).current = name
+        switcher = self.query_one("#views", ContentSwitcher)
+        if not switcher.query(f"#{name}"):
+            view = next(view for view in VIEWS if view.__name__.lower() == name)
+            await switcher.mount(view(id=name))
+        switcher.current = name
         self.view.focus_first()
         if not self.view.refreshed:  # a streaming view says itself how fresh it is
             self.query_one("#status", Static).update("")
@@ -221,7 +226,7 @@ class YavioApp(App[None]):
             if match is None:
                 self.notify(f"No view called {text!r}.", severity="warning")
             else:
-                self.action_show_view(match.__name__.lower())
+                self.call_later(self.action_show_view, match.__name__.lower())
         elif purpose == "filter":
             self.view.apply_filter(text)
         elif purpose == "range" and text:
@@ -278,8 +283,8 @@ class DashboardCommands(Provider):
         app = self.app
         assert isinstance(app, YavioApp)
         matcher = self.matcher(query)
-        commands = [(f"View: {view.title}", lambda v=view: app.action_show_view(
-            v.__name__.lower())) for view in VIEWS]
+        commands = [(f"View: {view.title}", lambda v=view: app.call_later(
+            app.action_show_view, v.__name__.lower())) for view in VIEWS]
         commands += [("Range: next preset", app.action_next_range),
                      ("Range: custom…", app.action_custom_range),
                      ("Platforms…", app.action_platforms), ("Project…", app.action_projects)]

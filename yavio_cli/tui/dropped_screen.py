@@ -12,9 +12,10 @@ from textual import work
 from textual.app import ComposeResult
 from textual.binding import Binding
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from yavio_cli.client import ApiError, ServerUnavailable, YavioClient
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.format import count
 from yavio_cli.tui.trace_screen import TraceScreen
 
@@ -43,7 +44,7 @@ class DroppedScreen(Screen[None]):
         yield Static(f"[b]Dropped before step {self.number}[/] {escape(step['spec'])} · "
                      f"{count(dropped)} {self.by}s, {listed}", id="dropped-title")
         yield DataTable(id="dropped-traces", cursor_type="row", zebra_stripes=True)
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(DataTable)

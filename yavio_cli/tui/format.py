@@ -27,8 +27,16 @@ def percent(value: float | None) -> str:
 
 
 def duration(ms: float | None) -> str:
+    """`8.4 ms`, `182 ms`, `2.35 s`, and for what lasts minutes (a session) `7m 03s`,
+    `2h 05m`."""
     if ms is None:
         return "—"
+    if round(ms / 60_000) >= 60:
+        hours, minutes = divmod(round(ms / 60_000), 60)
+        return f"{hours}h {minutes:02d}m"
+    if round(ms / 1000) >= 60:
+        minutes, seconds = divmod(round(ms / 1000), 60)
+        return f"{minutes}m {seconds:02d}s"
     if ms >= 1000:
         return f"{ms / 1000:.2f} s"
     return f"{ms:.0f} ms" if ms >= 10 else f"{ms:.1f} ms"

@@ -11,11 +11,12 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.filtered_table import FilteredTable, Row
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.format import count, duration
 from yavio_cli.tui.trace_screen import TraceScreen
 
@@ -36,7 +37,7 @@ class SessionScreen(DetailScreen):
         yield Static(header(self.session), id="session-title")
         with Vertical(id="session-traces-panel", classes="panel"):
             yield FilteredTable(id="session-traces")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         table = self.query_one(FilteredTable)

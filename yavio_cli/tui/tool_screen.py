@@ -13,13 +13,14 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 from textual_plotext import PlotextPlot
 
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.bars import Bars
 from yavio_cli.tui.chart_axes import time_axis
 from yavio_cli.tui.detail_screen import DetailScreen
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.format import count, duration, percent
 from yavio_cli.tui.trace_screen import TraceScreen
 
@@ -59,7 +60,7 @@ class ToolScreen(DetailScreen):
                            zebra_stripes=True)
         recent.border_title = "Latest calls (Enter: trace)"
         yield recent
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one("#tool-recent", DataTable).focus()

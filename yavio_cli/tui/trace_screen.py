@@ -14,12 +14,13 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.widgets import Footer, Static, Tree
+from textual.widgets import Static, Tree
 from textual.widgets.tree import TreeNode
 
 from yavio_cli.client import YavioClient
 from yavio_cli.trace_lines import event_line
 from yavio_cli.tui.detail_screen import DetailScreen
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.format import count, duration
 
 __all__ = ["TraceScreen"]
@@ -43,7 +44,7 @@ class TraceScreen(DetailScreen):
     def compose(self) -> ComposeResult:
         yield Static(f"[b]Trace[/] {escape(self.trace_id)} [dim]loading…[/]", id="trace-title")
         yield Tree("", id="trace-tree")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         self.query_one(Tree).show_root = False

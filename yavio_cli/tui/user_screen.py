@@ -11,11 +11,12 @@ from rich.markup import escape
 from rich.text import Text
 from textual.app import ComposeResult
 from textual.containers import Horizontal, Vertical
-from textual.widgets import DataTable, Footer, Static
+from textual.widgets import DataTable, Static
 
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.detail_screen import DetailScreen
 from yavio_cli.tui.filtered_table import FilteredTable, Row
+from yavio_cli.tui.footer import KeysFooter
 from yavio_cli.tui.format import count, revenue
 from yavio_cli.tui.session_rows import add_session_columns, session_row
 from yavio_cli.tui.session_screen import SessionScreen
@@ -47,7 +48,7 @@ class UserScreen(DetailScreen):
             yield FilteredTable(id="user-sessions")
         with Vertical(id="user-events-panel", classes="panel"):
             yield FilteredTable(id="user-events")
-        yield Footer()
+        yield KeysFooter()
 
     def on_mount(self) -> None:
         add_session_columns(self.query_one("#user-sessions", DataTable), without=("user",))

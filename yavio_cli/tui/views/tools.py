@@ -65,7 +65,7 @@ class Tools(View):
     key = "2"
     title = "Tools"
 
-    BINDINGS = [Binding("s", "sort", "Sort"), Binding("S", "reverse", "Reverse order")]
+    BINDINGS = [Binding("s", "sort", "Sort"), Binding("S", "reverse", "Reverse order", show=False)]
 
     def __init__(self, **options: Any) -> None:
         super().__init__(**options)
