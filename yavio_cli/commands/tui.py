@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import threading
+from collections.abc import Callable
+from concurrent.futures import Future
 from dataclasses import replace
-from typing import Annotated
+from datetime import datetime, timezone
+from typing import Annotated, Any
 
 import typer
 
@@ -44,9 +48,28 @@ def tui(project: scope.ProjectOption = None, workspace: scope.WorkspaceOption = 
     with connection.open() as client:
         chosen_workspace = scope.workspace(client, connection, workspace)
         chosen = scope.project(client, connection, workspace, project)
-    # imported here: Textual takes a while to import, and every other command would pay for it
-    from yavio_cli.tui.app import YavioApp
-
+    filters = Filters(preset=range_)
     with YavioClient(connection.url, connection.token) as client:
-        YavioApp(client, connection.url, chosen, chosen_workspace,
-                 filters=Filters(preset=range_), refresh=refresh).run()
+        # The overview (the first view) is asked for now: its answer comes while Textual
+        # loads, which is imported only here as every other command would pay for it.
+        overview = _in_background(client.overview, chosen["id"],
+                                  **filters.query(datetime.now(timezone.utc)))
+        from yavio_cli.tui.app import YavioApp
+
+        YavioApp(client, connection.url, chosen, chosen_workspace, filters=filters,
+                 refresh=refresh, first_load=overview).run()
+
+
+def _in_background(ask: Callable[..., Any], *args: Any, **kwargs: Any) -> Future[Any]:
+    """`ask(*args, **kwargs)`'s answer or exception, to come, from a daemon thread: quitting
+    never waits for it."""
+    answer: Future[Any] = Future()
+
+    def run() -> None:
+        try:
+            answer.set_result(ask(*args, **kwargs))
+        except BaseException as error:  # handed to whoever reads the answer
+            answer.set_exception(error)
+
+    threading.Thread(target=run, name="yavio-first-load", daemon=True).start()
+    return answer

@@ -11,6 +11,7 @@ takes the banner away.
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import Future
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
@@ -76,8 +77,12 @@ class YavioApp(App[None]):
     def __init__(self, client: YavioClient, server_url: str, project: dict[str, Any],
                  workspace: dict[str, Any], *, filters: Filters | None = None,
                  refresh: float = 2.0,
-                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc)) -> None:
+                 clock: Callable[[], datetime] = lambda: datetime.now(timezone.utc),
+                 first_load: Future[Any] | None = None) -> None:
+        """`first_load`: the first view's data (`fetch`) at `filters`, when the caller asked
+        for it already, so that it arrived while the dashboard started."""
         super().__init__()
+        self.first_load = first_load
         self.client, self.server_url = client, server_url
         self.project, self.workspace = project, workspace
         self.filters = filters or Filters()
@@ -129,8 +134,10 @@ class YavioApp(App[None]):
 
     @work(thread=True, exclusive=True, group="load", exit_on_error=False)
     def _load(self, view: View, query: dict[str, Any]) -> None:
+        first, self.first_load = self.first_load, None  # the first load only: on mount
         try:
-            data = view.fetch(self.client, self.project["id"], query)
+            data = (first.result() if first is not None
+                    else view.fetch(self.client, self.project["id"], query))
         except ServerUnavailable:
             retry = (f"retrying every {self.refresh_seconds:g} s" if self.refresh_seconds
                      else "press r to retry")

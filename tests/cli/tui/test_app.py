@@ -4,6 +4,8 @@ server is away."""
 
 from __future__ import annotations
 
+from concurrent.futures import Future
+
 from textual.widgets import DataTable, Static
 
 from tests.cli.tui.conftest import DashboardServer, ThreadedServer, dashboard, loaded
@@ -46,6 +48,23 @@ async def test_the_overview_shows_the_weeks_figures_as_the_server_computes_them(
         assert summary.startswith(f"{count(kpis['invocations']['value'])} tool calls in")
         assert "search_rooms the busiest" in summary
         assert "Last 7 days" in text(app, "#where") and "hotel-co/hotel" in text(app, "#where")
+
+
+async def test_the_overview_asked_for_before_the_start_is_shown_first_then_the_server_is_read(
+        dashboard_server: DashboardServer) -> None:
+    # `yavio tui` asks for the overview while Textual loads and hands the answer over: the
+    # first screen shows that answer (marked here), the next load reads the server again
+    early = api_overview(dashboard_server)
+    early["topTools"][0]["name"] = "asked_before_the_start"
+    answer: Future[dict] = Future()
+    answer.set_result(early)
+    app = dashboard(dashboard_server, first_load=answer)
+    async with app.run_test(size=(120, 40)) as pilot:
+        await loaded(pilot)
+        assert "asked_before_the_start the busiest" in text(app, "#summary")
+        await pilot.press("r")
+        await loaded(pilot)
+        assert "search_rooms the busiest" in text(app, "#summary")
 
 
 async def test_t_moves_to_the_next_range_and_the_figures_follow(
