@@ -115,9 +115,25 @@ def read_json(path: Path) -> Any:
 def write_private_json(path: Path, value: Any) -> None:
     """Write `value` as JSON to `path`, readable by the owner only, atomically."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    temporary = path.with_name(f".{path.name}.{os.getpid()}.tmp")
-    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(value, handle, indent=2)
-        handle.write("\n")
-    os.replace(temporary, path)
+    write_private(path, json.dumps(value, indent=2) + "\n")
+
+
+def write_private(path: Path, text: str, *, replace: bool = True) -> None:
+    """Write `path` so that no other user can ever read it: a temporary file created 0600 in the
+    same folder, then moved into place in one step, or, without `replace`, linked there, which
+    fails (FileExistsError) if `path` appeared meanwhile."""
+    temporary = path.with_name(f".{path.name}.{secrets.token_hex(4)}.tmp")
+    descriptor = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        # The umask can only remove bits from 0600; fchmod makes it exactly 0600 whatever it is.
+        os.fchmod(descriptor, 0o600)
+        with os.fdopen(descriptor, "w", encoding="utf-8") as file:
+            file.write(text)
+            file.flush()
+            os.fsync(file.fileno())
+        if replace:
+            os.replace(temporary, path)
+        else:
+            os.link(temporary, path)
+    finally:
+        temporary.unlink(missing_ok=True)

@@ -19,6 +19,7 @@ from rich.table import Table
 
 from yavio_cli import doctor, mcp_server, stack
 from yavio_cli.commands import (
+    compose,
     events,
     export,
     init,
@@ -53,6 +54,7 @@ app.add_typer(members.app, name="members")
 app.add_typer(invitations.app, name="invitations")
 app.add_typer(usage.plan_app, name="plan")
 app.add_typer(events.app, name="events")
+app.add_typer(compose.app, name="compose")
 
 
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
