@@ -20,6 +20,7 @@ from rich.table import Table
 from yavio_cli import doctor, mcp_server, stack
 from yavio_cli.commands import (
     compose,
+    demo,
     events,
     export,
     init,
@@ -263,6 +264,7 @@ app.command(name="export")(export.export)
 app.command(name="query")(query.query)
 app.command(name="tui")(tui.tui)
 app.command(name="mcp")(mcp_server.mcp)
+app.command(name="demo")(demo.demo)
 
 
 def main() -> None:
