@@ -13,9 +13,8 @@ from typing import Any
 
 import pytest
 
-from tests.cli.test_stack import yavio
+from tests.cli.test_stack import running_stack, yavio
 from tests.cli.tui.tmux import Tmux
-from tests.conftest import free_port
 from yavio_cli.client import YavioClient
 
 pytestmark = pytest.mark.stack
@@ -23,16 +22,8 @@ pytestmark = pytest.mark.stack
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    home = tmp_path_factory.mktemp("demo") / "home"
-    started = yavio(home, "up", "--port", str(free_port()), "--pg-port", str(free_port()),
-                    "--json")
-    assert started.returncode == 0, started.stderr
-    try:
-        credentials = json.loads((home / "credentials.json").read_text())
-        yield SimpleNamespace(home=home, url=json.loads(started.stdout)["server"]["url"],
-                              token=credentials["token"])
-    finally:
-        yavio(home, "down")
+    with running_stack(tmp_path_factory.mktemp("demo") / "home") as running:
+        yield running
 
 
 @pytest.fixture(scope="module")

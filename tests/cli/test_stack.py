@@ -9,7 +9,10 @@ import stat
 import subprocess
 import sys
 import textwrap
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
+from types import SimpleNamespace
 
 import httpx
 import pytest
@@ -26,6 +29,21 @@ def yavio(home: Path, *args: str, timeout: float = 180,
     env = {**base, **(env or {}), "YAVIO_HOME": str(home)}
     return subprocess.run([sys.executable, "-m", "yavio_cli", *args], env=env, text=True,
                           capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL)
+
+
+@contextmanager
+def running_stack(home: Path) -> Iterator[SimpleNamespace]:
+    """`yavio up` in `home` on free ports, `yavio down` after: the home, the server's URL and
+    the owner's access token."""
+    started = yavio(home, "up", "--port", str(free_port()), "--pg-port", str(free_port()),
+                    "--json")
+    assert started.returncode == 0, started.stderr
+    try:
+        credentials = json.loads((home / "credentials.json").read_text())
+        yield SimpleNamespace(home=home, url=json.loads(started.stdout)["server"]["url"],
+                              token=credentials["token"], project=credentials["project"])
+    finally:
+        yavio(home, "down")
 
 
 def status_of(home: Path) -> dict:

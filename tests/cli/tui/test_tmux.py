@@ -18,9 +18,8 @@ import httpx
 import pytest
 from mcp import Client, StdioServerParameters
 
-from tests.cli.test_stack import yavio
+from tests.cli.test_stack import running_stack, yavio
 from tests.cli.tui.tmux import Tmux
-from tests.conftest import free_port
 from tests.examples.test_hotel_booking import EXAMPLE, STAY, FakeUser, search_and_book
 from yavio_cli.client import YavioClient
 from yavio_cli.tui.format import count
@@ -32,19 +31,11 @@ LIVE_WITHIN_S = 1.0  # the issue's figure: an accepted event on the screen withi
 
 @pytest.fixture(scope="module")
 def stack(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleNamespace]:
-    home = tmp_path_factory.mktemp("tmux") / "home"
-    started = yavio(home, "up", "--port", str(free_port()), "--pg-port", str(free_port()),
-                    "--json")
-    assert started.returncode == 0, started.stderr
-    try:
-        url = json.loads(started.stdout)["server"]["url"]
-        created = yavio(home, "keys", "create", "--json")
+    with running_stack(tmp_path_factory.mktemp("tmux") / "home") as running:
+        created = yavio(running.home, "keys", "create", "--json")
         assert created.returncode == 0, created.stderr
-        credentials = json.loads((home / "credentials.json").read_text())
-        yield SimpleNamespace(home=home, url=url, key=json.loads(created.stdout)["key"],
-                              token=credentials["token"], project=credentials["project"])
-    finally:
-        yavio(home, "down")
+        running.key = json.loads(created.stdout)["key"]
+        yield running
 
 
 async def hotel_booking(stack: SimpleNamespace) -> None:
