@@ -8,7 +8,6 @@ Exit codes: 0 success, 1 a user error (one line saying what to do), 2 a usage er
 from __future__ import annotations
 
 import json
-import os
 import time
 from enum import Enum
 from pathlib import Path
@@ -36,7 +35,7 @@ from yavio_cli.commands import (
     usage,
     workspaces,
 )
-from yavio_cli.home import YavioHome, default_home
+from yavio_cli.connection import resolve_home
 from yavio_cli.terminal import HomeOption, JsonOption, console
 from yavio_cli.terminal import fail as _fail
 
@@ -59,13 +58,7 @@ app.add_typer(compose.app, name="compose")
 
 
 def _config(home: Path | None, **overrides) -> stack.StackConfig:
-    values = {key: value for key, value in overrides.items() if value is not None}
-    return stack.StackConfig(
-        home=YavioHome(home.expanduser().resolve() if home else default_home()),
-        database_url=os.environ.get("YAVIO_DATABASE_URL") or None,
-        clickhouse_url=os.environ.get("YAVIO_CLICKHOUSE_URL") or None,
-        **values,
-    )
+    return stack.StackConfig.from_environment(resolve_home(home), **overrides)
 
 
 def _print_version(requested: bool) -> None:

@@ -42,6 +42,15 @@ class StackConfig:
     database_url: str | None = None
     clickhouse_url: str | None = None
 
+    @classmethod
+    def from_environment(cls, home: YavioHome, **overrides: Any) -> StackConfig:
+        """The stack of `home`, on the stores `YAVIO_DATABASE_URL`/`YAVIO_CLICKHOUSE_URL` name
+        (embedded when unset); `overrides` given as None keep their defaults."""
+        return cls(home=home,
+                   database_url=os.environ.get("YAVIO_DATABASE_URL") or None,
+                   clickhouse_url=os.environ.get("YAVIO_CLICKHOUSE_URL") or None,
+                   **{key: value for key, value in overrides.items() if value is not None})
+
     @property
     def server_url(self) -> str:
         return f"http://{self.host}:{self.port}"

@@ -132,10 +132,8 @@ def _running_stack(home: Path | None, port: int | None, pg_port: int) -> Connect
                    "Run `yavio logout` first.")
     root = resolve_home(home)
     state = root.state().get("server") or {}
-    config = stack.StackConfig(
-        home=root, port=port or state.get("port") or stack.DEFAULT_PORT, pg_port=pg_port,
-        database_url=os.environ.get("YAVIO_DATABASE_URL") or None,
-        clickhouse_url=os.environ.get("YAVIO_CLICKHOUSE_URL") or None)
+    config = stack.StackConfig.from_environment(root, port=port or state.get("port"),
+                                                pg_port=pg_port)
     try:
         with errors.status("Starting Yavio…") as spinner:
             stack.up(config, lambda step: spinner.update(f"{step}…"))
