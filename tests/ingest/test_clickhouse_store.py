@@ -63,7 +63,7 @@ def synthetic_traffic(count: int, seed: int) -> list:
 def test_migrations_apply_twice_without_error(clickhouse_store: ClickHouseStore) -> None:
     assert clickhouse_store.migrate() == []
     assert clickhouse_store.migrate() == []
-    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4, 5]
+    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4, 5, 6, 7]
     tables = {row[0] for row in clickhouse_store.query("SHOW TABLES")}
     assert {"events", "session_stats", "user_stats", "tool_hourly", "tool_registry"} <= tables
 
@@ -81,7 +81,79 @@ def test_migrations_apply_to_a_fresh_folder_and_record_each_version(tmp_path) ->
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, timeout=120).stdout.splitlines()
     assert out == ["0001_events,0002_aggregates,0003_tool_registry,0004_user_days,"
-                   "0005_session_hours", "none", "[1, 2, 3, 4, 5]"]
+                   "0005_session_hours,0006_compact_events,0007_compact_aggregates", "none",
+                   "[1, 2, 3, 4, 5, 6, 7]"]
+
+
+# Run in a child process (one chdb folder per process): a store migrated to version 5, the
+# schema of deployments before the compact events table, filled and then upgraded.
+_UPGRADE_SCRIPT = """
+import json, sys, uuid
+from yavio_ingest.store import clickhouse
+from tests.conftest import store_events
+from tests.ingest.test_clickhouse_store import make_event, synthetic_traffic
+
+store = clickhouse.ClickHouseStore("chdb://" + sys.argv[1])
+every_migration = clickhouse.load_migrations
+clickhouse.load_migrations = lambda *args: [m for m in every_migration(*args) if m.version <= 5]
+store.migrate()
+clickhouse.load_migrations = every_migration
+tenant = (uuid.uuid4(), uuid.uuid4())
+events = synthetic_traffic(300, seed=5)
+store_events(store, *tenant, events)
+store_events(store, *tenant, events[:10])  # copies of events, as a replay leaves them
+# The copy collapses copies of an event, as a merge would: one row per event, whichever copy.
+ROWS = "SELECT * EXCEPT ingested_at FROM events FINAL ORDER BY event_id"
+SESSIONS = "SELECT session_id, countMerge(events) FROM session_stats GROUP BY session_id"
+
+def state():
+    return {"rows": store.query(ROWS),
+            "distinct": store.count_events(project_id=tenant[1]),
+            "sessions": sorted(store.query(SESSIONS))}
+
+before = state()
+applied = store.migrate()
+after = state()
+store_events(store, *tenant, [make_event(event_type="track", event_name="after_upgrade",
+                                         session_id="ses_new")])
+store_events(store, *tenant, events[:10])
+print(json.dumps({
+    "applied": applied, "unchanged": before == after, "distinct": after["distinct"],
+    "key": store.query("SELECT sorting_key FROM system.tables WHERE name = 'events' "
+                       "AND database = currentDatabase()")[0][0],
+    "tables": sorted(row[0] for row in store.query("SHOW TABLES")),
+    "new_session": store.query("SELECT countMerge(events) FROM session_stats "
+                               "WHERE session_id = 'ses_new'")[0][0],
+    "uncompressed": store.query(
+        "SELECT DISTINCT table FROM system.columns WHERE database = currentDatabase() "
+        "AND compression_codec NOT LIKE '%ZSTD(9)%' AND table IN (SELECT name FROM "
+        "system.tables WHERE database = currentDatabase() AND engine LIKE '%MergeTree') "
+        "ORDER BY table"),
+    "rows": store.query("SELECT count() FROM events")[0][0],
+    "deduplicated": store.query("SELECT count() FROM events FINAL")[0][0],
+}))
+"""
+
+
+def test_upgrading_keeps_every_event_and_the_views_fed(tmp_path) -> None:
+    import json
+    import subprocess
+    import sys
+    from pathlib import Path
+    out = subprocess.run([sys.executable, "-c", _UPGRADE_SCRIPT, str(tmp_path)],
+                         capture_output=True, text=True, check=True, timeout=180,
+                         cwd=Path(__file__).parents[2]).stdout
+    result = json.loads(out.splitlines()[-1])
+    assert result["applied"] == ["0006_compact_events", "0007_compact_aggregates"]
+    assert result["unchanged"], "the upgrade changed the stored events or the aggregates"
+    assert result["distinct"] == 300
+    assert result["key"].endswith("session_id, timestamp, event_id")
+    assert "events_compact" not in result["tables"]
+    # Left with LZ4: the registry (a row per tool) and the migrations' own table.
+    assert result["uncompressed"] == [["schema_migrations"], ["tool_registry"]]
+    assert result["new_session"] == 1  # the views feed on the new table
+    assert result["rows"] > 301
+    assert result["deduplicated"] == 301  # copies still collapse on the new sorting key
 
 
 def test_an_event_inserted_twice_is_counted_once(clickhouse_store: ClickHouseStore,
