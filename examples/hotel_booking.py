@@ -7,9 +7,11 @@ It shows every part of the SDK on an official `mcp` 2.x `MCPServer`:
 - `yavio.step(...)`, `yavio.track(...)`, `yavio.conversion(...)` and `yavio.identify(...)` inside
   the tools, for the funnel from "searched" to "booked" (an instrumented server's tools also
   find the same API on their `Context`, as `ctx.yavio.step(...)`);
-- a ChatGPT Apps widget (`ui://widget/booking.html`): the tool that renders it gets a
-  `_meta.yavio` config in its result (a widget token, the trace and session ids), so the widget's
-  own events join the same trace.
+- ChatGPT Apps widgets (`ui://widget/rooms.html` for the rooms found, `ui://widget/booking.html`
+  for a booking): a tool that renders one gets a `_meta.yavio` config in its result (a widget
+  token, the trace and session ids), so the widget's own events join the same trace;
+- failures and their `error_category`: `check_availability` asks the hotels' partner API, whose
+  sandbox rooms fail on purpose, one per kind of failure (`SANDBOX_FAILURES`).
 
 Run it with your project's API key and the Yavio server's address (`yavio up` starts one on
 http://127.0.0.1:3001):
@@ -50,6 +52,7 @@ from yavio_sdk import with_yavio, yavio
 logger = logging.getLogger("hotel_booking")
 
 WIDGET_URI = "ui://widget/booking.html"
+ROOMS_WIDGET_URI = "ui://widget/rooms.html"
 
 
 # -- the hotel's data (in memory: each server built by build_server has its own) ----------------
@@ -73,6 +76,39 @@ ROOMS = [
     Room("lis-1", "Casa Alfama", "Lisbon", "double", 2, 95.0),
     Room("lis-2", "Casa Alfama", "Lisbon", "apartment", 4, 150.0),
 ]
+
+# The hotels' partner API (simulated here) is what `check_availability` asks for live
+# availability. Like real partner APIs it has sandbox rooms that fail on purpose, one per way a
+# call to an API fails; Yavio files each under its `error_category` (timeout, rate_limit, auth,
+# server) by the exception's type or HTTP status. No real room ever fails.
+SANDBOX_FAILURES = {
+    "sandbox-timeout": "timeout",
+    "sandbox-rate-limit": "rate_limit",
+    "sandbox-expired-credentials": "auth",
+    "sandbox-error-500": "server",
+}
+
+
+class PartnerApiError(Exception):
+    """An error answer of the partner API, with its HTTP status (as httpx's errors carry one)."""
+
+    def __init__(self, status_code: int, message: str) -> None:
+        super().__init__(message)
+        self.status_code = status_code
+
+
+async def partner_availability(room_id: str) -> None:
+    """Ask the partner API about a room: fine for a real room, the sandbox room's failure else."""
+    failure = SANDBOX_FAILURES.get(room_id)
+    if failure == "timeout":
+        raise TimeoutError("the partner API did not answer within 5 s")
+    if failure == "rate_limit":
+        raise PartnerApiError(429, "partner API: too many requests, retry in 30 s")
+    if failure == "auth":
+        raise PartnerApiError(401, "partner API: the hotel's API credentials have expired")
+    if failure == "server":
+        raise PartnerApiError(500, "partner API: internal server error")
+
 
 POLICIES = """\
 Check-in from 15:00, check-out until 11:00.
@@ -137,6 +173,42 @@ WIDGET_HTML = """\
 """
 
 
+ROOMS_WIDGET_HTML = """\
+<!doctype html>
+<html>
+<head>
+<meta charset="utf-8">
+<title>Rooms</title>
+<style>
+  body { font: 15px/1.4 system-ui, sans-serif; margin: 16px; color: #1d1d1f; }
+  ul { display: flex; gap: 12px; overflow-x: auto; list-style: none; padding: 0; margin: 0; }
+  li { border: 1px solid #ddd; border-radius: 12px; padding: 12px; min-width: 180px; }
+  .price { color: #666; }
+</style>
+</head>
+<body>
+<ul id="rooms"></ul>
+<script>
+  // The rooms of the search result (window.openai.toolOutput), as a carousel of cards.
+  (function () {
+    var found = (window.openai && window.openai.toolOutput) || {};
+    var list = document.getElementById("rooms");
+    (found.rooms || []).forEach(function (room) {
+      var card = document.createElement("li");
+      card.textContent = room.hotel + ", " + room.kind;
+      var price = document.createElement("div");
+      price.className = "price";
+      price.textContent = room.total_price + " EUR for " + found.nights + " nights";
+      card.appendChild(price);
+      list.appendChild(card);
+    });
+  })();
+</script>
+</body>
+</html>
+"""
+
+
 class BookingConfirmation(BaseModel):
     """What the user is asked before a booking (an MCP elicitation form)."""
 
@@ -176,10 +248,21 @@ def build_server(**yavio_options: Any) -> MCPServer:
 
     # -- tools -----------------------------------------------------------------------------------
 
-    @mcp.tool()
+    def identify_guest(guest_email: str, traits: dict[str, Any]) -> None:
+        # A stable pseudonymous id (Yavio redacts the email in stored traits).
+        guest_id = "guest_" + hashlib.sha256(guest_email.strip().lower().encode()).hexdigest()[:12]
+        yavio.identify(guest_id, {**traits, "email": guest_email})
+
+    @mcp.tool(meta={"openai/outputTemplate": ROOMS_WIDGET_URI})
     async def search_rooms(city: str, check_in: str, check_out: str, ctx: Context,
-                           guests: int = 1) -> dict[str, Any]:
-        """Find free rooms in a city for the given dates (YYYY-MM-DD) and number of guests."""
+                           guests: int = 1, guest_email: str | None = None) -> dict[str, Any]:
+        """Find free rooms in a city for the given dates (YYYY-MM-DD) and number of guests.
+
+        `guest_email`: the signed-in guest's account email, if the user is signed in. The result
+        renders the rooms widget.
+        """
+        if guest_email:
+            identify_guest(guest_email, {"signed_in": True})
         nights = nights_between(check_in, check_out)
         found = [
             {**asdict(room), "total_price": room.price_per_night * nights}
@@ -220,8 +303,9 @@ def build_server(**yavio_options: Any) -> MCPServer:
         return answer.content.text if isinstance(answer.content, types.TextContent) else None
 
     @mcp.tool()
-    def check_availability(room_id: str, check_in: str, check_out: str) -> dict[str, Any]:
+    async def check_availability(room_id: str, check_in: str, check_out: str) -> dict[str, Any]:
         """Whether a room is free for the given dates, and what the stay would cost."""
+        await partner_availability(room_id)
         room = rooms.get(room_id)
         if room is None:
             raise ValueError(f"unknown room {room_id!r}")
@@ -267,15 +351,13 @@ def build_server(**yavio_options: Any) -> MCPServer:
             "check_in": check_in, "check_out": check_out, "total_price": total,
             "currency": "EUR",
         }
-        # Who booked: a stable pseudonymous id (Yavio redacts the email in stored traits).
-        guest_id = "guest_" + hashlib.sha256(guest_email.strip().lower().encode()).hexdigest()[:12]
-        yavio.identify(guest_id, {"name": guest_name, "email": guest_email})
+        identify_guest(guest_email, {"name": guest_name})  # who booked
         yavio.step("booking_confirmed", room_id=room_id, nights=nights)
         yavio.conversion("booking_completed", value=total, currency="EUR", room_id=room_id)
         return dict(bookings[booking_id])
 
     @mcp.tool()
-    def cancel_booking(booking_id: str) -> types.CallToolResult:
+    async def cancel_booking(booking_id: str) -> types.CallToolResult:
         """Cancel a booking."""
         booking = bookings.get(booking_id)
         if booking is None:
@@ -300,6 +382,12 @@ def build_server(**yavio_options: Any) -> MCPServer:
     def booking_widget() -> str:
         """The booking widget (ChatGPT Apps)."""
         return WIDGET_HTML
+
+    @mcp.resource(ROOMS_WIDGET_URI, mime_type="text/html+skybridge",
+                  meta={"openai/widgetDescription": "Shows the rooms a search found."})
+    def rooms_widget() -> str:
+        """The rooms widget (ChatGPT Apps)."""
+        return ROOMS_WIDGET_HTML
 
     @mcp.resource("hotel://policies", mime_type="text/plain")
     def policies() -> str:

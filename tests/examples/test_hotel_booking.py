@@ -274,6 +274,51 @@ async def test_streamable_http_flow_is_flushed_at_shutdown(
     assert_book_room_trace(found, yavio_meta)
 
 
+@pytest.fixture
+def example(monkeypatch: pytest.MonkeyPatch) -> Any:
+    """The example module, loaded by path (it is not a package), to run in-process."""
+    spec = importlib.util.spec_from_file_location("hotel_booking_example", EXAMPLE)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, spec.name, module)  # its dataclasses look it up
+    spec.loader.exec_module(module)
+    return module
+
+
+@pytest.mark.timeout(60)
+async def test_each_way_a_call_fails_is_stored_with_its_error_category(
+        ingest_server: IngestServer, example: Any) -> None:
+    server = ingest_server
+    mcp_server = example.build_server(api_key=server.api_key, endpoint=server.url,
+                                      flush_interval=0.2)
+    backwards = {"check_in": STAY["check_out"], "check_out": STAY["check_in"]}
+    calls = [({"room_id": "sandbox-timeout", **STAY}, "did not answer", "timeout"),
+             ({"room_id": "sandbox-rate-limit", **STAY}, "too many requests", "rate_limit"),
+             ({"room_id": "sandbox-expired-credentials", **STAY}, "credentials have expired",
+              "auth"),
+             ({"room_id": "sandbox-error-500", **STAY}, "internal server error", "server"),
+             ({"room_id": "ber-1", **backwards}, "check_out must be after", "validation")]
+    async with Client(mcp_server, mode="legacy") as client:
+        for arguments, _, _ in calls:
+            failed = await client.call_tool("check_availability", arguments)
+            assert failed.is_error, failed.content  # the model sees a generic message
+        fine = await client.call_tool("check_availability", {"room_id": "ber-1", **STAY})
+        assert not fine.is_error and fine.structured_content["available"] is True
+
+    def stored() -> list[tuple[str, str, str]]:
+        return server.clickhouse.query(
+            "SELECT status, error_category, error_message FROM events "
+            "WHERE project_id = {p:UUID} AND event_type = 'tool_call' LIMIT 1 BY event_id",
+            {"p": server.project_id})
+
+    deadline = time.monotonic() + 10
+    while len(rows := stored()) < len(calls) + 1 and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+    assert sorted(status for status, _, _ in rows) == ["error"] * len(calls) + ["success"]
+    for _, message, category in calls:  # the stored message is the exception's own
+        assert [found for _, found, text in rows if message in text] == [category], rows
+
+
 @pytest.mark.filterwarnings("ignore::mcp.shared.exceptions.MCPDeprecationWarning")
 async def test_without_an_api_key_the_example_runs_the_same(
         tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:

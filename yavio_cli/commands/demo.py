@@ -57,9 +57,11 @@ def demo(
     as_json: JsonOption = False,
 ) -> None:
     """Fill a project with realistic traffic from the hotel-booking example: real MCP sessions
-    from ChatGPT, Claude, Cursor, VS Code and others, over `--days` of history plus live
-    traffic; then open the dashboard. Starts the stack if it is not running; a second run adds
-    to the same project.
+    from ChatGPT, Claude, Cursor, VS Code and others (searches, closer looks, bookings,
+    cancellations, widget events; errors of every category, with retries; about 60% of the
+    people identified), over `--days` of history plus live traffic; then open the dashboard.
+    Starts the stack if it is not running; a second run adds to the same project. A history
+    of 10,000 events or more is sent from one process per core.
 
     Examples: `yavio demo` · `yavio demo --events 100000 --days 30 --no-tui --json`
     """
@@ -71,18 +73,26 @@ def demo(
 
     from yavio_cli.demo.population import utc_now
     from yavio_cli.demo.relay import HistoryRelay
+    from yavio_cli.demo.shares import HistoryShare, extra_processes
     from yavio_cli.demo.traffic import Traffic
 
     relay = HistoryRelay(connection.url)
-    traffic = Traffic(relay, key, connection.url, seed=seed if seed is not None else
-                      int.from_bytes(os.urandom(4), "big"), people=max(60, events // 40))
+    seed = seed if seed is not None else int.from_bytes(os.urandom(4), "big")
+    people = max(60, events // 40)
+    traffic = Traffic(relay, key, connection.url, seed=seed, people=people)
     end = utc_now() - timedelta(minutes=1)
+    start = end - timedelta(days=days)
+    extra = extra_processes(events)
+    shares = [HistoryShare(connection.url, key, seed=seed, share=index, people=people,
+                           start=start, end=end, quota=events // (extra + 1))
+              for index in range(1, extra + 1)]
+    own = events - events // (extra + 1) * extra
     quitting = threading.Event()  # Ctrl-C or an error: every lane stops after its session
-    history = _Background(traffic.run(end - timedelta(days=days), end, lambda: (
-        quitting.is_set() or relay.stats.received >= events)))
+    history = _Background(traffic.run(start, end, lambda: (
+        quitting.is_set() or relay.stats.received >= own)))
     stop = threading.Event()
     try:
-        _send_history(relay, traffic, events, history, quiet=as_json)
+        _send_history(relay, traffic, events, history, shares, quiet=as_json)
         history_seconds = time.monotonic() - started
 
         live = _Background(traffic.run(None, None, lambda: stop.is_set() or quitting.is_set(),
@@ -97,6 +107,8 @@ def demo(
         relay.drain(60)
     finally:
         quitting.set()
+        for share in shares:
+            share.stop()
         relay.close()
 
     summary = {
@@ -194,18 +206,22 @@ class _Background:
             raise self._error
 
 
-def _send_history(relay: Any, traffic: Any, total: int, history: _Background, *,
-                  quiet: bool) -> None:
-    """Wait for the history's sessions, then for the ingest to take all their events, with a
-    progress bar of the events the ingest accepted."""
+def _send_history(relay: Any, traffic: Any, total: int, history: _Background,
+                  shares: list[Any], *, quiet: bool) -> None:
+    """Wait for the history's sessions (this process's and its shares'), then for the ingest
+    to take all their events, with a progress bar of the events the ingest accepted; the
+    shares' figures are added to `traffic`'s and `relay`'s."""
     columns = (TextColumn("[bold]history"), BarColumn(), MofNCompleteColumn(),
                TextColumn("events"), TimeElapsedColumn())
     with Progress(*columns, console=errors, disable=quiet) as progress:
         task = progress.add_task("events", total=total)
 
+        def accepted() -> int:
+            return relay.stats.accepted + sum(share.accepted for share in shares)
+
         def wait(until: Any) -> None:
             while not until():
-                progress.update(task, completed=min(relay.stats.accepted, total))
+                progress.update(task, completed=min(accepted(), total))
                 time.sleep(0.2)
 
         wait(history.done)
@@ -215,8 +231,13 @@ def _send_history(relay: Any, traffic: Any, total: int, history: _Background, *,
             raise fail(f"The demo's MCP traffic failed: {type(error).__name__}: {error}"
                        ) from error
         traffic.flush()
-        wait(lambda: relay.drain(0))
-        progress.update(task, completed=min(relay.stats.accepted, total))
+        wait(lambda: relay.drain(0) and all(share.done() for share in shares))
+        progress.update(task, completed=min(accepted(), total))
+        for share in shares:
+            try:
+                share.add_to(traffic.stats, relay.stats)
+            except RuntimeError as error:
+                raise fail(f"The demo's MCP traffic failed: {error}") from error
 
 
 def _open_tui(home: Path | None, target: dict[str, Any], days: int,

@@ -1,7 +1,9 @@
 """Who uses the demo's hotel-booking app, from which AI client, and when.
 
-The platform mix, the people (about 60% identify themselves by booking, and come back over the
-days), and the rhythm of a week: more on weekdays, a lunchtime bump and an evening peak.
+The platform mix, the people (half are signed in to the hotel's app and are identified from their
+first search; a few of the others book, which identifies them too: about 60% in all; many come
+back over the days), and the rhythm of a week: more on weekdays, a lunchtime bump and an
+evening peak.
 """
 
 from __future__ import annotations
@@ -59,7 +61,7 @@ WEEKDAYS = (1.0, 1.05, 1.0, 1.0, 0.95, 0.7, 0.6)
 class Person:
     id: int
     client: Client
-    identified: bool  # books with a name and email (then `identify` names them)
+    signed_in: bool  # searches with their account's email (then `identify` names them)
     name: str
     email: str
     country: str
@@ -86,7 +88,7 @@ class Population:
         client = rng.choices(CLIENTS, [c.weight for c in CLIENTS])[0]
         first, last = rng.choice(FIRST_NAMES), rng.choice(LAST_NAMES)
         country, locale, _ = rng.choices(COUNTRIES, [c[2] for c in COUNTRIES])[0]
-        return Person(index, client, rng.random() < 0.6, f"{first} {last}",
+        return Person(index, client, rng.random() < 0.5, f"{first} {last}",
                       f"{first}.{last}.{index}@example.com".lower(), country, locale)
 
     def pick(self) -> Person:

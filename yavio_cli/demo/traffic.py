@@ -2,9 +2,11 @@
 
 Lanes of sessions run side by side; each lane has its own instrumented example server (built by
 `examples/hotel_booking.py`'s `build_server`, loaded by path) whose SDK sends through the
-`HistoryRelay` with the lane's clock. A session is one person in one client: a search, maybe a
-closer look, maybe a booking (confirmed or declined), widget events from the booking's widget,
-sometimes a cancellation; with retries and errors along the way.
+`HistoryRelay` with the lane's clock. A session is one person in one client: a search (signed-in
+people search with their account's email, which identifies them), maybe a closer look, maybe a
+booking (confirmed or declined), widget events from the rooms and booking widgets, sometimes a
+cancellation; with errors of every category along the way (the example's partner API fails on
+its sandbox rooms) and retries after them.
 """
 
 from __future__ import annotations
@@ -40,6 +42,13 @@ __all__ = ["EXAMPLE", "Traffic", "TrafficStats", "load_example"]
 
 EXAMPLE = Path(__file__).resolve().parents[2] / "examples" / "hotel_booking.py"
 SESSIONS_PER_SERVER = 2_000
+# Every 12th closer look at a room meets a failing partner API (8%, as with real partner APIs),
+# with these error categories in turn (the example's SANDBOX_FAILURES name a room for each):
+# timeouts most, expired credentials least. A cadence and a rotation, not draws, so that even a
+# short demo (a hundred closer looks) shows every category.
+PARTNER_FAILURE_EVERY = 12
+PARTNER_FAILURES = ("timeout", "rate_limit", "auth", "server", "timeout", "rate_limit",
+                    "server", "timeout")
 
 
 def load_example(path: Path = EXAMPLE) -> Any:
@@ -103,13 +112,16 @@ class Traffic:
         # Sampling is deprecated by the 2026-07-28 protocol; the example still asks for it.
         warnings.filterwarnings("ignore", category=MCPDeprecationWarning)
         self._example = example
+        self._sandbox_room = {category: room for room, category in
+                              example.SANDBOX_FAILURES.items()}
+        self._closer_looks = 0
         self.lanes = [self._server(LaneClock()) for _ in range(lanes)]
 
     def _server(self, clock: LaneClock) -> tuple[LaneClock, Any]:
         """A fresh example server (its own bookings) whose SDK sends with `clock`."""
         return clock, self._example.build_server(
             api_key=self.key, endpoint=self.endpoint, transport=self.relay.transport(clock),
-            flush_interval=0.2, batch_size=1000, queue_size=100_000)
+            flush_interval=1.0, batch_size=1000, queue_size=100_000)
 
     async def run(self, start: datetime | None, end: datetime | None,
                   should_stop: Callable[[], bool], *, backlog_limit: int = 20_000,
@@ -182,27 +194,46 @@ class Traffic:
                 await at(rng.uniform(1, 5))
                 await mcp.get_prompt("plan_stay", {"city": "Paris", "nights": "3"})
             wish = stay(rng, now[0])
+            search = {**wish, "guest_email": person.email} if person.signed_in else wish
             await at(rng.uniform(3, 40))
             if rng.random() < 0.03:  # the agent forgets an argument: a validation error
                 await call("search_rooms", {"city": wish["city"]})
                 await at(rng.uniform(1, 4))
-            found = await call("search_rooms", wish)
+            found = await call("search_rooms", search)
+            if person.signed_in:
+                stats.identified.add(person.id)
             if rng.random() < 0.06:  # the same search again: a retry
                 await at(rng.uniform(2, 8))
-                found = await call("search_rooms", wish)
+                found = await call("search_rooms", search)
+            if rng.random() < 0.3:  # the same city on other dates
+                wish = {**stay(rng, now[0]), "city": wish["city"]}
+                await at(rng.uniform(10, 60))
+                found = await call("search_rooms", {**search, **wish})
             rooms = (found.structured_content or {}).get("rooms") or []
+            widget = (found.meta or {}).get("yavio")
+            if rooms and isinstance(widget, dict):
+                self._widget_events(widget, now[0], client, live)
             if not rooms or rng.random() < 0.3:
                 return  # nothing found, or only looking
-            room = rng.choice(rooms[:3])
             dates = {"check_in": wish["check_in"], "check_out": wish["check_out"]}
-            if rng.random() < 0.7:
+            # The agent compares one to three of the best rooms, usually with a closer look.
+            compared = rng.sample(rooms[:3], min(len(rooms[:3]), rng.choices((1, 2, 3),
+                                                                            (45, 35, 20))[0]))
+            for index, room in enumerate(compared if rng.random() < 0.8 else ()):
                 await at(rng.uniform(10, 120))
-                if rng.random() < 0.05:  # a made-up room id: validation error, then a retry
+                if index == 0 and rng.random() < 0.05:  # a made-up room id, then a retry
                     await call("check_availability", {"room_id": room["id"] + "x", **dates})
                     await at(rng.uniform(1, 5))
+                failure = self._partner_failure()
+                if failure is not None:
+                    await call("check_availability", {"room_id": failure, **dates})
+                    if failure == self._sandbox_room["auth"]:
+                        return  # the hotel's credentials expired: no retry helps
+                    await at(rng.uniform(2, 30))  # the agent tries again
                 await call("check_availability", {"room_id": room["id"], **dates})
-            if not person.identified or rng.random() < 0.25:
-                return  # never books (anonymous), or leaves before booking
+            room = rng.choice(compared)
+            if rng.random() < (0.25 if person.signed_in else 0.8):
+                return  # leaves before booking (most anonymous visitors only look)
             answers.decline = rng.random() < 0.15
             await at(rng.uniform(15, 180))
             guest = {"guest_name": person.name, "guest_email": person.email}
@@ -215,7 +246,7 @@ class Traffic:
             stats.revenue_eur += float(result.get("total_price") or 0)
             widget = (booked.meta or {}).get("yavio")
             if isinstance(widget, dict):
-                self._widget_events(widget, now[0], client, result, live)
+                self._widget_events(widget, now[0], client, live, result)
             if rng.random() < 0.04:  # a second click on "book": the room is not free any more
                 await at(rng.uniform(2, 10))
                 await call("book_room", {"room_id": room["id"], **guest, **dates})
@@ -231,9 +262,18 @@ class Traffic:
                 await call("cancel_booking", {"booking_id": "bk_" + uuid.uuid4().hex[:6]})
             await at(rng.uniform(1, 10))
 
+    def _partner_failure(self) -> str | None:
+        """The sandbox room of the partner API failure a closer look meets, if any."""
+        self._closer_looks += 1
+        if self._closer_looks % PARTNER_FAILURE_EVERY:
+            return None
+        failure = self._closer_looks // PARTNER_FAILURE_EVERY - 1
+        return self._sandbox_room[PARTNER_FAILURES[failure % len(PARTNER_FAILURES)]]
+
     def _widget_events(self, config: dict[str, Any], when: datetime, client: Client,
-                       booking: dict[str, Any], live: bool) -> None:
-        """What the booking widget sends, posted with the token the server minted for it."""
+                       live: bool, booking: dict[str, Any] | None = None) -> None:
+        """What the booking widget (or, without a `booking`, the rooms widget of a search)
+        sends, posted with the token the server minted for it."""
         rng = self.rng
         start = _ms(utc_now() if live else when) + rng.randint(300, 1500)
         base = {"trace_id": config["traceId"], "session_id": config["sessionId"],
@@ -250,10 +290,25 @@ class Traffic:
             device_touch=int(mobile), connection_type="4g" if mobile else "wifi")
         add(40, "widget_performance", load_time_ms=rng.randint(80, 900))
         add(500, "widget_visibility", visible_duration_ms=rng.randint(2_000, 60_000))
-        if rng.random() < 0.6:
-            add(3_000, "widget_scroll", scroll_depth_pct=rng.choice((25, 50, 75, 100)))
-        if rng.random() < 0.5:
-            add(6_000, "widget_click", event_name="view_details", click_count=1)
+        add(700, "widget_focus")
+        # As the tracker sends them: a scroll event per new depth reached, a click per click.
+        for index, depth in enumerate((25, 50, 75, 100)[:rng.choice((0, 1, 2, 2, 3, 4))]):
+            add(2_000 + 1_500 * index, "widget_scroll", scroll_depth_pct=depth)
+        if booking is None:  # the rooms carousel: a look at a room card or two
+            for index in range(rng.choice((0, 1, 1, 2, 3))):
+                add(4_000 + 2_000 * index, "widget_click", click_count=1,
+                    event_name=rng.choice(("view_room", "view_photos", "view_map")))
+            self.stats.widget_events += len(events)
+            self.relay.enqueue(f"Bearer {config['token']}", events)
+            return
+        for index in range(rng.choice((0, 1, 1, 2, 3, 4))):
+            add(6_000 + 900 * index, "widget_click", click_count=1, event_name=rng.choice(
+                ("view_details", "view_photos", "view_map", "copy_booking_id")))
+        if rng.random() < 0.4:  # the room's details tab, and back
+            add(7_000, "widget_navigation", nav_from="/booking", nav_to="/booking/room")
+            add(11_000, "widget_navigation", nav_from="/booking/room", nav_to="/booking")
+        if rng.random() < 0.2:
+            add(9_000, "widget_link_click", metadata={"domain": "maps.example.com"})
         step = config.get("stepSequence")
         if isinstance(step, int) and rng.random() < 0.5:
             add(8_000, "step", event_name="receipt_viewed", step_sequence=step)
