@@ -1,4 +1,6 @@
-# `make demo` installs Yavio into .venv and brings the self-hosted stack up.
+# `make demo` installs Yavio into .venv, then `yavio demo` starts the self-hosted stack (unless it
+# is running), fills a demo project with days of realistic traffic and opens the dashboard;
+# DEMO_ARGS passes it options, e.g. `make demo DEMO_ARGS="--no-tui --events 2000"`.
 # `make test` installs Yavio with its test tools and runs every test: the whole suite in .venv
 # (with mcp 2.x), then the SDK's suite again against mcp 1.x and against fastmcp, each in its
 # own environment (they cannot share one: fastmcp needs mcp 2.x). Before those, the widget hook
@@ -10,6 +12,7 @@ BIN := $(VENV)/bin
 # fastmcp 4.1.3 and later need a certifi release the package registry here does not have yet.
 MCP1 := mcp==1.30.0
 FASTMCP := fastmcp==4.1.2
+DEMO_ARGS ?=
 
 .PHONY: demo test install install-mcp1 install-fastmcp widget bench-sdk
 
@@ -37,8 +40,7 @@ widget:
 	npm test --prefix widget-js --silent -- --reporter=dot
 
 demo: install
-	$(BIN)/yavio up
-	$(BIN)/yavio status
+	$(BIN)/yavio demo $(DEMO_ARGS)
 
 test: install install-mcp1 install-fastmcp widget
 	YAVIO_TEST_FRAMEWORKS=mcp_v2 $(BIN)/python -m pytest -q

@@ -104,3 +104,33 @@ async def test_a_trace_lists_the_combined_funnel_in_order_and_json_matches_the_a
     missing = await asyncio.to_thread(runner.invoke, app, ["trace", "tr_nope"],
                                       env={"YAVIO_HOME": str(home)})
     assert missing.exit_code == 1 and "No event of this trace" in missing.output
+
+
+async def test_trace_without_an_id_shows_the_latest_call_and_says_when_there_is_none(
+        ingest_server: IngestServer, tmp_path: Path) -> None:
+    mine, empty = make_tenant(ingest_server.postgres, "t"), make_tenant(ingest_server.postgres,
+                                                                         "u")
+    an_hour_ago = datetime.now(timezone.utc) - timedelta(hours=1)
+    older = ToolCallEvent(
+        event_id=str(uuid.uuid4()), source="server", event_name="check_availability",
+        trace_id="tr_an_hour_ago", session_id="ses_earlier", latency_ms=3.0, status="success",
+        timestamp=an_hour_ago.isoformat(timespec="milliseconds").replace("+00:00", "Z"))
+    # The older call is stored last: "latest" is the call's time, not the order of arrival.
+    for block in (combined_funnel(), [older]):
+        store_events(ingest_server.clickhouse, uuid.UUID(mine.workspace_id),
+                     uuid.UUID(mine.project_id), block)
+    runner = CliRunner()
+
+    shown = await asyncio.to_thread(
+        runner.invoke, app, ["trace"],
+        env={"YAVIO_HOME": str(home_of(tmp_path, ingest_server, mine, "viewer")),
+             "COLUMNS": "160"})
+    assert shown.exit_code == 0, shown.output
+    assert f"trace {TRACE}" in shown.output and "booking_completed" in shown.output
+    assert "tr_an_hour_ago" not in shown.output
+
+    nothing = await asyncio.to_thread(
+        runner.invoke, app, ["trace"],
+        env={"YAVIO_HOME": str(home_of(tmp_path, ingest_server, empty, "viewer"))})
+    assert nothing.exit_code == 1
+    assert "no tool call in the last 7 days" in nothing.output

@@ -98,10 +98,6 @@ def test_every_view_of_the_real_tui_in_a_terminal_and_a_live_event_within_a_seco
         assert sent.status_code == 200, sent.text
         assert terminal.wait_for(trace, timeout=10, poll=0.005) < LIVE_WITHIN_S
 
-        terminal.keys("q")
-        deadline = time.monotonic() + 10
-        while terminal.alive() and time.monotonic() < deadline:
-            time.sleep(0.1)
-        assert not terminal.alive()
+        terminal.quit(10)
     finally:
         terminal.close()

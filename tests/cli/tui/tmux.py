@@ -54,6 +54,14 @@ class Tmux:
         return subprocess.run(["tmux", "-L", self.socket, "has-session", "-t", "tui"],
                               capture_output=True, check=False).returncode == 0
 
+    def quit(self, timeout: float = 30.0) -> None:
+        """Press `q` and assert the program ends within `timeout` seconds."""
+        self.keys("q")
+        deadline = time.monotonic() + timeout
+        while self.alive() and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not self.alive(), f"still running {timeout} s after q"
+
     def close(self) -> None:
         subprocess.run(["tmux", "-L", self.socket, "kill-server"], capture_output=True,
                        check=False, timeout=30)
