@@ -95,6 +95,12 @@ class RelayStats:
     retries: int = 0  # 429/503 answers waited out
     errors: list[str] = field(default_factory=list)
 
+    def add(self, other: dict[str, Any]) -> None:
+        """Add another process's figures (`asdict` of its stats); 20 errors kept at most."""
+        for name in ("received", "accepted", "rejected", "retries"):
+            setattr(self, name, getattr(self, name) + other[name])
+        self.errors.extend(other["errors"][:max(0, 20 - len(self.errors))])
+
 
 class _LaneTransport(httpx.BaseTransport):
     """What one lane's SDK sends through: event batches to the relay, the rest to the ingest."""

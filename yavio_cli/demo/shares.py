@@ -81,15 +81,8 @@ class HistoryShare:
         self._process.join()
         if "error" in self._result:
             raise RuntimeError(self._result["error"])
-        sent = self._result["traffic"]
-        for name in ("sessions", "tool_calls", "bookings", "revenue_eur", "widget_events"):
-            setattr(traffic, name, getattr(traffic, name) + sent[name])
-        traffic.people.update(sent["people"])
-        traffic.identified.update(sent["identified"])
-        answered = self._result["relay"]
-        for name in ("received", "accepted", "rejected", "retries"):
-            setattr(relay, name, getattr(relay, name) + answered[name])
-        relay.errors.extend(answered["errors"][:max(0, 20 - len(relay.errors))])
+        traffic.add(self._result["traffic"])
+        relay.add(self._result["relay"])
 
 
 def _send_share(url: str, key: str, seed: int, share: int, people: int, start: datetime,

@@ -72,6 +72,13 @@ class TrafficStats:
     people: set[int] = field(default_factory=set)
     identified: set[int] = field(default_factory=set)
 
+    def add(self, other: dict[str, Any]) -> None:
+        """Add another process's figures (`asdict` of its stats, sets as lists)."""
+        for name in ("sessions", "tool_calls", "bookings", "revenue_eur", "widget_events"):
+            setattr(self, name, getattr(self, name) + other[name])
+        self.people.update(other["people"])
+        self.identified.update(other["identified"])
+
 
 class _Answers:
     """The person behind the client: a model's pitch (sampling) and a yes or no (elicitation)."""
@@ -298,29 +305,27 @@ class Traffic:
             for index in range(rng.choice((0, 1, 1, 2, 3))):
                 add(4_000 + 2_000 * index, "widget_click", click_count=1,
                     event_name=rng.choice(("view_room", "view_photos", "view_map")))
-            self.stats.widget_events += len(events)
-            self.relay.enqueue(f"Bearer {config['token']}", events)
-            return
-        for index in range(rng.choice((0, 1, 1, 2, 3, 4))):
-            add(6_000 + 900 * index, "widget_click", click_count=1, event_name=rng.choice(
-                ("view_details", "view_photos", "view_map", "copy_booking_id")))
-        if rng.random() < 0.4:  # the room's details tab, and back
-            add(7_000, "widget_navigation", nav_from="/booking", nav_to="/booking/room")
-            add(11_000, "widget_navigation", nav_from="/booking/room", nav_to="/booking")
-        if rng.random() < 0.2:
-            add(9_000, "widget_link_click", metadata={"domain": "maps.example.com"})
-        step = config.get("stepSequence")
-        if isinstance(step, int) and rng.random() < 0.5:
-            add(8_000, "step", event_name="receipt_viewed", step_sequence=step)
-        if rng.random() < 0.15:
-            add(12_000, "widget_form_field", field_name="breakfast")
-            add(15_000, "widget_form_submit", event_name="add_breakfast")
-            nights = max(1, int(booking.get("total_price", 0) // 100))
-            add(15_100, "conversion", event_name="breakfast_added",
-                conversion_value=float(18 * nights), conversion_currency="EUR")
-            self.stats.revenue_eur += 18 * nights
-        if rng.random() < 0.02:
-            add(20_000, "widget_rage_click", click_count=rng.randint(3, 6))
+        else:  # the booking widget
+            for index in range(rng.choice((0, 1, 1, 2, 3, 4))):
+                add(6_000 + 900 * index, "widget_click", click_count=1, event_name=rng.choice(
+                    ("view_details", "view_photos", "view_map", "copy_booking_id")))
+            if rng.random() < 0.4:  # the room's details tab, and back
+                add(7_000, "widget_navigation", nav_from="/booking", nav_to="/booking/room")
+                add(11_000, "widget_navigation", nav_from="/booking/room", nav_to="/booking")
+            if rng.random() < 0.2:
+                add(9_000, "widget_link_click", metadata={"domain": "maps.example.com"})
+            step = config.get("stepSequence")
+            if isinstance(step, int) and rng.random() < 0.5:
+                add(8_000, "step", event_name="receipt_viewed", step_sequence=step)
+            if rng.random() < 0.15:
+                add(12_000, "widget_form_field", field_name="breakfast")
+                add(15_000, "widget_form_submit", event_name="add_breakfast")
+                nights = max(1, int(booking.get("total_price", 0) // 100))
+                add(15_100, "conversion", event_name="breakfast_added",
+                    conversion_value=float(18 * nights), conversion_currency="EUR")
+                self.stats.revenue_eur += 18 * nights
+            if rng.random() < 0.02:
+                add(20_000, "widget_rage_click", click_count=rng.randint(3, 6))
         self.stats.widget_events += len(events)
         self.relay.enqueue(f"Bearer {config['token']}", events)
 
