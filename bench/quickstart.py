@@ -2,20 +2,20 @@
 each step a user goes through and the total (the issue's target: under 2 minutes, install
 included).
 
-In a temporary folder: `git clone` this repository, `python3 -m venv`, `pip install
-'./yavio[server]' mcp` (what the README has a user install), `yavio up` (a home of its own, free
-ports), a fresh MCP server written in a folder (tests/cli/own_server.py), `yavio init` there
+In a temporary folder: `git clone` this repository, `make install` (what the README's `make demo`
+does first: a `.venv` with Yavio, the server and mcp; the user then puts `.venv/bin` on the PATH),
+`yavio up` (a home of its own, free ports), a fresh MCP server written in a folder (tests/cli/own_server.py), `yavio init` there
 (the README section's command), the section's Python lines added, one MCP client session over
 stdio calling its tools, then `yavio trace` until it shows the last call. Then `yavio down`
 and the folder is deleted (not timed).
 
-pip uses its usual cache unless `--cold-pip-cache` gives it an empty one: say which when
-quoting a figure. `--uncommitted` copies this checkout's modified and untracked files over the
+The installers (pip for uv, uv for the rest) use their usual caches unless `--cold-cache` gives
+them empty ones: say which when quoting a figure. `--uncommitted` copies this checkout's modified and untracked files over the
 clone, to time changes not committed yet.
 
 Usage:
     .venv/bin/python bench/quickstart.py
-    .venv/bin/python bench/quickstart.py --cold-pip-cache --uncommitted
+    .venv/bin/python bench/quickstart.py --cold-cache --uncommitted
 """
 
 from __future__ import annotations
@@ -106,20 +106,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--repo", type=Path, default=ROOT, help="the repository to clone")
     parser.add_argument("--python", default="python3", help="the Python that makes the venv")
-    parser.add_argument("--cold-pip-cache", action="store_true",
-                        help="give pip an empty cache (every package downloaded)")
+    parser.add_argument("--cold-cache", action="store_true",
+                        help="give pip and uv empty caches (every package downloaded)")
     parser.add_argument("--uncommitted", action="store_true",
                         help="copy the checkout's modified and untracked files over the clone")
     args = parser.parse_args()
 
     root = Path(tempfile.mkdtemp(prefix="yavio-quickstart-"))
-    clone, venv, home, folder = (root / "yavio", root / "venv", root / "home",
-                                 root / "my-server")
+    clone, home, folder = root / "yavio", root / "home", root / "my-server"
+    venv = clone / ".venv"
     env = {key: value for key, value in os.environ.items() if not key.startswith("YAVIO_")}
     env.update(YAVIO_HOME=str(home), PATH=f"{venv / 'bin'}:{env.get('PATH', '/usr/bin:/bin')}")
-    if args.cold_pip_cache:
-        env["PIP_CACHE_DIR"] = str(root / "pip-cache")
-    print(f"pip cache: {'empty (--cold-pip-cache)' if args.cold_pip_cache else 'as usual'}")
+    if args.cold_cache:
+        env.update(PIP_CACHE_DIR=str(root / "pip-cache"), UV_CACHE_DIR=str(root / "uv-cache"))
+    print(f"package caches: {'empty (--cold-cache)' if args.cold_cache else 'as usual'}")
     steps = Steps()
     try:
         with steps.step("git clone"):
@@ -127,10 +127,8 @@ def main() -> None:
         if args.uncommitted:
             copied = overlay_uncommitted(args.repo, clone)
             print(f"  (copied {len(copied)} uncommitted files over the clone, not timed)")
-        with steps.step("python3 -m venv"):
-            run([args.python, "-m", "venv", str(venv)], env=env)
-        with steps.step("pip install '.[server]' mcp"):
-            run([str(venv / "bin" / "pip"), "install", "-q", f"{clone}[server]", "mcp"], env=env)
+        with steps.step("make install"):
+            run(["make", "-C", str(clone), "install", f"PYTHON={args.python}"], env=env)
         with steps.step("yavio up"):
             run(["yavio", "up", "--port", str(free_port()), "--pg-port", str(free_port())],
                 env=env)

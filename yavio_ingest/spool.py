@@ -24,6 +24,9 @@ from pathlib import Path
 _HEADER = struct.Struct("<III")
 _SUFFIX = ".spool"
 _CHUNK_BYTES = 16 << 20
+# A drained segment at least this large is deleted at once (`reclaim`) instead of waiting for the
+# segment to fill: an idle server should not keep up to a segment of events already stored.
+_RECLAIM_BYTES = 1 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -50,6 +53,9 @@ class Spool:
         self.fsync = fsync
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.checkpoint = self._read_checkpoint()
+        for segment in self._segments():  # left by a crash in `reclaim` before its unlink
+            if segment < self.checkpoint.segment:
+                self._path(segment).unlink()
         segments = self._segments()
         self._segment = segments[-1] if segments else max(self.checkpoint.segment, 1)
         self._size = self._recover_tail(self._segment)
@@ -144,13 +150,30 @@ class Spool:
 
     def commit(self, batch: Batch) -> None:
         """Record that `batch` is in ClickHouse: move the checkpoint, drop finished segments."""
-        temporary = self.folder / "checkpoint.tmp"
-        temporary.write_text(json.dumps({"segment": batch.end.segment,
-                                         "offset": batch.end.offset}))
-        os.replace(temporary, self.folder / "checkpoint")
-        finished = range(self.checkpoint.segment, batch.end.segment)
-        self.checkpoint = batch.end
+        self._move_checkpoint(batch.end)
         self.pending_bytes -= batch.size
+
+    def reclaim(self) -> None:
+        """If everything appended is committed and the current segment has grown past
+        `_RECLAIM_BYTES`, start a new segment and delete the drained one.
+
+        Only while nothing appends or reads: the writer calls it on the event loop (where
+        appends run) once a drain found nothing more to read.
+        """
+        if self.checkpoint != self.end or self._size < _RECLAIM_BYTES:
+            return
+        self._rotate()
+        self._move_checkpoint(self.end)
+
+    def _move_checkpoint(self, position: Position) -> None:
+        """Record `position` as committed, then delete the segments wholly before it (a crash
+        in between leaves them to the next open, which deletes them)."""
+        temporary = self.folder / "checkpoint.tmp"
+        temporary.write_text(json.dumps({"segment": position.segment,
+                                         "offset": position.offset}))
+        os.replace(temporary, self.folder / "checkpoint")
+        finished = range(self.checkpoint.segment, position.segment)
+        self.checkpoint = position
         for segment in finished:
             self._path(segment).unlink(missing_ok=True)
 

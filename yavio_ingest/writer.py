@@ -140,6 +140,7 @@ class Writer:
             batch = await loop.run_in_executor(
                 None, self.spool.read, self.spool.checkpoint, self.flush_rows)
             if batch is None:
+                self.spool.reclaim()
                 return
             try:
                 await loop.run_in_executor(None, self._insert, batch)

@@ -123,3 +123,21 @@ async def test_tool_discovery_events_fill_the_tool_registry(ingest_server: Inges
         "SELECT tool_name, description FROM tool_registry FINAL WHERE project_id = {p:UUID}",
         {"p": ingest_server.project_id})
     assert rows == [("book_room", "Book a room")]
+
+
+async def test_once_stored_the_spool_gives_its_disk_back(ingest_server: IngestServer) -> None:
+    note = "a note of about a kilobyte " * 40
+    for _ in range(8):  # about 1.7 MB spooled: more than a drained segment may keep
+        batch = [make_event("track", event_name="note", metadata={"note": note})
+                 for _ in range(150)]
+        assert (await ingest_server.send(batch)).status_code == 200
+    assert await ingest_server.wait_stored(1200, timeout=30) == 1200
+
+    def spooled_bytes() -> int:
+        return sum(p.stat().st_size for p in ingest_server.spool_dir.glob("*.spool"))
+
+    for _ in range(100):
+        if spooled_bytes() == 0:
+            break
+        await asyncio.sleep(0.05)
+    assert spooled_bytes() == 0

@@ -66,3 +66,51 @@ def test_the_budget_counts_only_what_is_not_yet_committed(tmp_path: Path) -> Non
     assert spool.over_budget
     spool.commit(spool.read(spool.checkpoint, 1_000_000))
     assert not spool.over_budget
+
+
+def spool_bytes(folder: Path) -> int:
+    return sum(p.stat().st_size for p in folder.glob("*.spool"))
+
+
+def fill_megabytes(spool: Spool, megabytes: int) -> None:
+    record = b'{"pad":"' + b"x" * 1000 + b'"}'
+    for _ in range(megabytes * 1024):
+        spool.append(record, 1)
+
+
+def test_a_drained_spool_gives_its_disk_back_and_keeps_working(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)  # a 64 MB segment: 2 MB would otherwise stay on disk
+    fill_megabytes(spool, 2)
+    spool.commit(spool.read(spool.checkpoint, 1_000_000))
+    assert spool_bytes(tmp_path) > 2_000_000
+
+    spool.reclaim()
+    assert spool_bytes(tmp_path) == 0
+    fill(spool, 3)
+    assert read_all(spool) == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+    spool.close()
+    reopened = Spool(tmp_path)
+    assert read_all(reopened) == [b'{"n":0}', b'{"n":1}', b'{"n":2}']
+
+
+def test_reclaim_keeps_what_is_not_committed_yet(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    fill_megabytes(spool, 2)
+    spool.commit(spool.read(spool.checkpoint, 1_000_000))
+    fill(spool, 1)  # appended after the drain read: still waiting
+    spool.reclaim()
+    assert read_all(spool) == [b'{"n":0}']
+
+
+def test_a_segment_left_by_a_crash_during_reclaim_is_deleted_on_open(tmp_path: Path) -> None:
+    spool = Spool(tmp_path)
+    fill_megabytes(spool, 2)
+    spool.commit(spool.read(spool.checkpoint, 1_000_000))
+    drained = next(tmp_path.glob("*.spool")).read_bytes()
+    spool.reclaim()
+    spool.close()
+    (tmp_path / "0000000001.spool").write_bytes(drained)  # the unlink never happened
+
+    reopened = Spool(tmp_path)
+    assert read_all(reopened) == []
+    assert spool_bytes(tmp_path) == 0
