@@ -21,7 +21,7 @@ RECENT = 20
 # The totals, the tools, the categories and the series in one pass over the deduplicated tool
 # calls (merging the copies is most of a query's cost, so it is paid once): calls and failures
 # per tool (the totals are their sums: every call has one tool), per category and per bucket.
-# Only the tool calls are read: the primary key starts with event_type.
+# Only the tool calls are counted.
 _CALLS = """
 SELECT grouping(event_name) = 0 AS by_tool, grouping(category) = 0 AS by_category,
        event_name, if(error_category = '', 'unknown', error_category) AS category,

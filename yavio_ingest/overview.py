@@ -22,9 +22,8 @@ TOP_TOOLS = 10
 
 _EVENTS = "(SELECT * FROM events {final} WHERE project_id = {project:UUID} AND {range})"
 
-# Both periods in one pass (the previous period ends where the current one starts), reading
-# only the tool calls and conversions: the primary key starts with event_type, so ClickHouse
-# skips every other row.
+# Both periods in one pass (the previous period ends where the current one starts), counting
+# only the tool calls and conversions.
 _KPIS = """
 SELECT
     timestamp >= toDateTime64({{current_start:String}}, 3, 'UTC') AS current,

@@ -26,7 +26,7 @@ __all__ = ["presence"]
 
 _HOUR = timedelta(hours=1)
 
-# The events of cut hour {n}: a range on the primary key's timestamp per hour.
+# The events of cut hour {n}: a range on the sort key's day and time per hour.
 _CUT_HOUR = ("(timestamp >= toDateTime64({{cut{n}:String}}, 3, 'UTC') "
              "AND timestamp < toDateTime64({{cut{n}:String}}, 3, 'UTC') + INTERVAL 1 HOUR)")
 

@@ -9,8 +9,8 @@ event there and lasts until its last. Its user is the latest `user_id` it carrie
 one project, and dedup-aware: which sessions exist, their users and their times cannot change
 with a copy of an event, so they are read from the presence rows (`presence`: one per
 session and hour), without `FINAL`; counts of events are read
-deduplicated, the tool calls through `FINAL` (only tool-call rows: the primary key starts with
-`event_type`) and the listed sessions' events one per `event_id` (copies are identical rows).
+deduplicated, the tool calls through `FINAL` and the listed sessions' events one per `event_id`
+(copies are identical rows).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ WHERE event_type = 'tool_call' AND {sessions} GROUP BY current
 
 # The figures of the listed sessions (`{which}`) from their events in the range, one per
 # event_id. For `sessions`, the sessions found by `_KPIS` (`_BY_ID`); none of their events is
-# older than the earliest listed start (`since`): a bound on the primary key's timestamp, so
+# older than the earliest listed start (`since`): a bound on the sort key's day and time, so
 # only the last part of the range is read. For `session_list`, the latest sessions of the
 # range (`_LATEST`: a copy of an event moves no session's start, so no dedup).
 _LIST = """

@@ -26,13 +26,13 @@ MAX_TRACES = 200
 # The trace list reads no FINAL and never groups the whole range by trace. A trace starts no
 # later than its tool call, so the latest `limit` traces (by start) all have a matching call at
 # or after `since`, the oldest of the latest calls of the `limit` newest traces: `since` comes
-# from the tool calls alone (the primary key starts with event_type, so that is a small slice of
-# the range), and only the traces with a call since then are aggregated, over the whole range
-# (their trace_id found through its bloom filter). `traces()` checks the bound held (the last
-# trace listed started at or after `since`) and otherwise repeats the query from an earlier
-# bound, so the answer is the one of grouping every event of the range. Every figure is one a
-# copy of an event cannot change (first time, presence, max, the call's fields); the event count
-# counts distinct (event_type, timestamp, event_id), the key FINAL collapses copies on.
+# from the tool calls alone (fewer rows to sort than every event of the range), and only the
+# traces with a call since then are aggregated, over the whole range (their trace_id found
+# through its bloom filter). `traces()` checks the bound held (the last trace listed started at
+# or after `since`) and otherwise repeats the query from an earlier bound, so the answer is the
+# one of grouping every event of the range. Every figure is one a copy of an event cannot change
+# (first time, presence, max, the call's fields); the event count counts distinct (event_type,
+# timestamp, event_id), which copies of an event share.
 _CALLS = "(SELECT * FROM {events} WHERE event_type = 'tool_call' {calls} {traces})"
 
 _SINCE = """(SELECT min(latest) FROM (
