@@ -63,7 +63,7 @@ def synthetic_traffic(count: int, seed: int) -> list:
 def test_migrations_apply_twice_without_error(clickhouse_store: ClickHouseStore) -> None:
     assert clickhouse_store.migrate() == []
     assert clickhouse_store.migrate() == []
-    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4, 5, 6, 7]
+    assert clickhouse_store.applied_migrations() == [1, 2, 3, 4, 5, 6, 7, 8]
     tables = {row[0] for row in clickhouse_store.query("SHOW TABLES")}
     assert {"events", "session_stats", "user_stats", "tool_hourly", "tool_registry"} <= tables
 
@@ -81,8 +81,8 @@ def test_migrations_apply_to_a_fresh_folder_and_record_each_version(tmp_path) ->
     out = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True,
                          check=True, timeout=120).stdout.splitlines()
     assert out == ["0001_events,0002_aggregates,0003_tool_registry,0004_user_days,"
-                   "0005_session_hours,0006_compact_events,0007_compact_aggregates", "none",
-                   "[1, 2, 3, 4, 5, 6, 7]"]
+                   "0005_session_hours,0006_compact_events,0007_compact_aggregates,"
+                   "0008_session_stats_without_traces", "none", "[1, 2, 3, 4, 5, 6, 7, 8]"]
 
 
 # Run in a child process (one chdb folder per process): a store migrated to version 5, the
@@ -144,7 +144,8 @@ def test_upgrading_keeps_every_event_and_the_views_fed(tmp_path) -> None:
                          capture_output=True, text=True, check=True, timeout=180,
                          cwd=Path(__file__).parents[2]).stdout
     result = json.loads(out.splitlines()[-1])
-    assert result["applied"] == ["0006_compact_events", "0007_compact_aggregates"]
+    assert result["applied"] == ["0006_compact_events", "0007_compact_aggregates",
+                                 "0008_session_stats_without_traces"]
     assert result["unchanged"], "the upgrade changed the stored events or the aggregates"
     assert result["distinct"] == 300
     assert result["key"].endswith("session_id, timestamp, event_id")
@@ -180,7 +181,7 @@ def test_counts_are_scoped_to_the_tenant(clickhouse_store: ClickHouseStore, tena
 def _session_aggregates(store: ClickHouseStore, tenant) -> dict:
     rows = store.query(
         "SELECT session_id, min(first_seen), max(last_seen), countMerge(events), sum(tool_calls), "
-        "sum(errors), sum(conversions), round(sum(revenue), 3), uniqExactMerge(traces), "
+        "sum(errors), sum(conversions), round(sum(revenue), 3), "
         "max(user_id) FROM session_stats WHERE project_id = {p:UUID} GROUP BY session_id",
         {"p": str(tenant[1])})
     return {row[0]: row[1:] for row in rows}
@@ -192,7 +193,7 @@ def _session_truth(store: ClickHouseStore, tenant) -> dict:
         "countIf(event_type = 'tool_call'), countIf(status = 'error'), "
         "countIf(event_type = 'conversion'), "
         "round(sumIf(ifNull(conversion_value, 0), event_type = 'conversion'), 3), "
-        "uniqExact(trace_id), max(user_id) "
+        "max(user_id) "
         "FROM events WHERE project_id = {p:UUID} GROUP BY session_id", {"p": str(tenant[1])})
     return {row[0]: row[1:] for row in rows}
 
