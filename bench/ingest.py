@@ -13,6 +13,11 @@ For each batch size (default 1, 10, 100, 1000):
 After each phase the bench waits until `GET /v1/stats` counts every acknowledged event (the writer's
 backlog), so a phase never pays for the previous one's inserts.
 
+Soak (`--soak-minutes M`): after the phases, the open loop at 50% of the last batch size's max
+for M minutes, reported in six equal windows: p50/p99 and errors per window, the server's RSS at
+the end of each, and the catch-up once it stops. tests/reliability/test_soak.py runs it and
+checks that nothing fails and neither p99 nor RSS climbs.
+
 Freshness (measured first, while the events table is small, so that polling stays cheap):
 single-event marker batches during a moderate background load; the time from the marker's 200 to
 the first `GET /v1/stats` answer that counts it. The background load pauses for the instant of each
@@ -26,6 +31,7 @@ Usage:
     .venv/bin/python bench/ingest.py --seconds 8 --json    # machine-readable output on stdout
     .venv/bin/python bench/ingest.py --batches 100 --seconds 30   # one batch size, e.g. to profile
     .venv/bin/python bench/ingest.py --url http://127.0.0.1:3001 --api-key yav_… --token yat_…
+    .venv/bin/python bench/ingest.py --batches 100 --fresh-samples 0 --soak-minutes 30
 """
 
 from __future__ import annotations
@@ -69,6 +75,7 @@ REQUEST_TIMEOUT_S = 30.0
 DRAIN_TIMEOUT_S = 120.0
 MARKER_TIMEOUT_S = 30.0
 POLL_S = 0.005  # pause between /v1/stats polls: each one costs the server a count query
+SOAK_WINDOWS = 6
 # Each request's body is a template whose event ids all start with this placeholder; stamping it
 # with the request's sequence number (one bytes.replace in C) gives every event a fresh, unique
 # UUID without encoding anything while the clock runs.
@@ -435,6 +442,19 @@ def _cpu_seconds(pid: int | None) -> float | None:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def _rss_mb(pid: int | None) -> float | None:
+    """Resident memory of a process, in MB."""
+    if pid is None:
+        return None
+    try:
+        status = Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return None
+    kilobytes = next(int(line.split()[1]) for line in status.splitlines()
+                     if line.startswith("VmRSS:"))
+    return round(kilobytes / 1024, 1)
+
+
 class Reader:
     """`GET /v1/stats` (the only read path while the server holds chdb) and marker sends."""
 
@@ -561,6 +581,38 @@ class Bench:
             _progress(f"  p50 {at_half['p50_ms']} ms, p99 {at_half['p99_ms']} ms, "
                       f"errors {at_half['errors'] or 0}")
         return {"batch": batch, "max": at_max, "half": at_half}
+
+    def soak(self, batch: int, rate: float, minutes: float) -> dict[str, Any]:
+        """The open loop at `rate` for `minutes`, in SOAK_WINDOWS windows: latency, errors and
+        the server's RSS at the end of each."""
+        _progress(f"soak: open loop at {rate:,.0f} events/s (batches of {batch}) for "
+                  f"{minutes:g} min")
+        start = time.monotonic() + 0.5
+        window_start = start + self.warmup
+        length = minutes * 60 / SOAK_WINDOWS
+        job = Job(batch, start, window_start, window_start + minutes * 60, self.connections, rate)
+        self.load.start(job)
+        bounds = [window_start + i * length for i in range(SOAK_WINDOWS + 1)]
+        rss = []
+        for moment in bounds[1:]:
+            time.sleep(max(0.0, moment - time.monotonic()))
+            rss.append(_rss_mb(self.server.pid))
+            _progress(f"  {len(rss)}/{SOAK_WINDOWS}: server RSS {rss[-1]} MB")
+        sample = self.load.collect(job)
+        windows = []
+        for (begin, end), memory in zip(zip(bounds, bounds[1:]), rss):
+            latencies, statuses = sample.in_window(begin, end)
+            latencies.sort()
+            ok = statuses.pop(200, 0)
+            windows.append({"minutes": round((end - window_start) / 60, 2), "requests": ok,
+                            "p50_ms": _ms(_percentile(latencies, 0.50)),
+                            "p99_ms": _ms(_percentile(latencies, 0.99)),
+                            "errors": {str(k): v for k, v in sorted(statuses.items())},
+                            "server_rss_mb": memory})
+        self.expected += sample.acked_events()
+        return {"batch": batch, "offered_events_per_s": round(rate, 1), "minutes": minutes,
+                "acknowledged_events": sample.acked_events(), "windows": windows,
+                "drain_s": self.drain()}
 
     def freshness(self, samples: int, rate: float, batch: int) -> dict[str, Any]:
         """Markers during a background load that pauses around each marker send, so the store
@@ -729,7 +781,18 @@ def print_report(report: dict[str, Any]) -> None:
         print(f"  /v1/stats round trip at the end, {cost['events_in_store']:,} events stored: "
               f"p50 {_fmt(cost['p50_ms'])} ms")
     else:
-        print("freshness: not measured (needs --token with --url)")
+        print("freshness: not measured (--fresh-samples 0, or --url without --token)")
+    soak = report.get("soak")
+    if soak:
+        print()
+        print(f"soak: {soak['minutes']:g} min at {soak['offered_events_per_s']:,.0f} events/s "
+              f"(batches of {soak['batch']}), {soak['acknowledged_events']:,} events "
+              f"acknowledged, all counted {_fmt(soak['drain_s'], 2)} s after the load stopped")
+        print("  until min  requests  p50 ms  p99 ms  server RSS MB  errors")
+        for window in soak["windows"]:
+            print(f"  {window['minutes']:>9g} {window['requests']:>9,} "
+                  f"{_fmt(window['p50_ms']):>7} {_fmt(window['p99_ms']):>7} "
+                  f"{_fmt(window['server_rss_mb']):>14} {window['errors'] or 0}")
     print()
     print("targets:")
     for check in report["targets"]:
@@ -753,6 +816,9 @@ def _parse_args(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--fresh-rate", type=float, default=5_000,
                         help="background events/s (batches of 100) during the freshness markers "
                              "(default: %(default)s)")
+    parser.add_argument("--soak-minutes", type=float, default=0,
+                        help="after the phases, this many minutes at 50%% of the last batch "
+                             "size's max (default: no soak)")
     parser.add_argument("--url", help="bench this running server instead of starting a stack")
     parser.add_argument("--api-key", help="API key (yav_...) for --url")
     parser.add_argument("--token", help="access token (yat_...) for --url: enables freshness and "
@@ -786,12 +852,15 @@ def run(args: argparse.Namespace, server: Server, description: str) -> dict[str,
             "config": {"seconds": args.seconds, "warmup": args.warmup, "workers": args.workers,
                        "connections": args.connections},
         }
-        if reader is not None:
+        if reader is not None and args.fresh_samples:
             # First, while the table is small: /v1/stats counts with uniqExact over every stored
             # event, under the lock the writer's inserts need, so on a big table the polling
             # itself would dominate the delay being measured.
             report["freshness"] = bench.freshness(args.fresh_samples, args.fresh_rate, batch=100)
         report["batches"] = [bench.batch_size(batch) for batch in args.batches]
+        maximum = report["batches"][-1]["max"]["events_per_s"]
+        if args.soak_minutes and maximum > 0:
+            report["soak"] = bench.soak(args.batches[-1], maximum / 2, args.soak_minutes)
         if reader is not None:
             report["stats_poll_at_end"] = bench.stats_poll_cost()
         report["targets"] = _targets(report)
