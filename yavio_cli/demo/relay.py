@@ -4,7 +4,7 @@ simulated moment of the session that produced it, then hands it to the real inge
 It sits in the SDK's own HTTP seam (`with_yavio(transport=...)`), so the example server runs
 exactly as in production: its sender batches, gzips and posts; the relay answers at once,
 rewrites the timestamps and queues the events for one forwarding thread, which posts them to
-the ingest in batches of up to 1,000 with the same API key, honouring 429/503 `Retry-After`
+the ingest in batches of up to 1,000 events and 512,000 bytes with the same API key, honouring 429/503 `Retry-After`
 (an event is never dropped for a rate limit). Widget-token requests pass through untouched, so
 the tokens in `_meta.yavio` are the ingest's own.
 
@@ -29,9 +29,10 @@ from typing import Any
 import httpx
 import msgspec
 
+from yavio_sdk.events import MAX_BODY_BYTES, MAX_EVENTS_PER_BATCH
+
 __all__ = ["HistoryRelay", "LaneClock"]
 
-MAX_BATCH = 1_000  # the ingest's limit of events per request (SPEC 1)
 MAX_RETRY_WAIT_S = 10.0
 MAX_NETWORK_FAILURES = 30  # a batch the ingest cannot be reached for in 30 s is lost
 
@@ -195,7 +196,7 @@ class HistoryRelay:
                         self._flush(client, pending)
                         return
                     pending.setdefault(item[0], []).extend(item[1])
-                    if sum(map(len, pending.values())) >= 5 * MAX_BATCH:
+                    if sum(map(len, pending.values())) >= 5 * MAX_EVENTS_PER_BATCH:
                         break
                 self._flush(client, pending)
                 pending = {}
@@ -205,8 +206,8 @@ class HistoryRelay:
 
     def _flush(self, client: httpx.Client, pending: dict[str, list[dict[str, Any]]]) -> None:
         for authorization, events in pending.items():
-            for start in range(0, len(events), MAX_BATCH):
-                batch = events[start:start + MAX_BATCH]
+            for start in range(0, len(events), MAX_EVENTS_PER_BATCH):
+                batch = events[start:start + MAX_EVENTS_PER_BATCH]
                 self._post(client, authorization, batch)
                 with self._lock:
                     self._backlog -= len(batch)
@@ -214,6 +215,11 @@ class HistoryRelay:
     def _post(self, client: httpx.Client, authorization: str,
               batch: list[dict[str, Any]]) -> None:
         body = _encode({"events": batch})
+        if len(body) > MAX_BODY_BYTES and len(batch) > 1:  # large payloads: two requests
+            half = len(batch) // 2
+            self._post(client, authorization, batch[:half])
+            self._post(client, authorization, batch[half:])
+            return
         failures = 0
         while failures < MAX_NETWORK_FAILURES:
             try:
