@@ -2,8 +2,11 @@
 
 API keys are looked up by their HMAC in Postgres and cached, unknown keys included, for at most
 `key_cache_ttl_s`, so a flood of bad keys never reaches the database and a revocation takes effect
-within that TTL. Widget tokens are HS256 JWTs minted by this server for one trace and session;
-verifying one needs no database at all.
+within that TTL. While Postgres cannot be asked, a key seen before keeps the answer it last got,
+however old, and a key never seen gets 503 `YAVIO-5001` with `Retry-After`: not a 401, which
+would make an SDK stop sending for good. After a failed lookup Postgres is left alone for
+`_STORE_DOWN_S`, so requests do not each wait for a lookup that fails. Widget tokens are HS256
+JWTs minted by this server for one trace and session; verifying one needs no database at all.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ from dataclasses import dataclass
 from typing import Any
 
 import jwt
+import psycopg
 
 from yavio_ingest.credentials import API_KEY_PREFIX, credential_hash
+from yavio_ingest.responses import Reject
 from yavio_ingest.store.postgres import KeyOwner, PostgresStore
 
 log = logging.getLogger("yavio.ingest.auth")
@@ -25,6 +30,8 @@ WIDGET_TOKEN_LIFETIME_S = 900
 _JWT_CLAIMS = ("pid", "wid", "tid", "sid", "iat", "exp")
 # last_used_at is bookkeeping for `yavio keys list`: once a minute per key is plenty.
 _LAST_USED_EVERY_S = 60
+# A Postgres restart takes a few seconds; an SDK honours Retry-After for each of its 5 retries.
+_STORE_DOWN_S = 5
 
 
 @dataclass(frozen=True)
@@ -59,21 +66,37 @@ class Authenticator:
         self.key_cache_ttl_s = key_cache_ttl_s
         self._keys: dict[str, tuple[KeyOwner | None, float]] = {}
         self._last_used: dict[str, float] = {}
+        self._store_down_until = 0.0
 
     async def api_key(self, raw: str) -> Credential:
-        """The project of a `yav_…` key, or AuthError YAVIO-2001 if it is unknown or revoked."""
+        """The project of a `yav_…` key, or AuthError YAVIO-2001 if it is unknown or revoked;
+        Reject YAVIO-5001 (503) if Postgres cannot say and the key was never seen."""
         now = time.monotonic()
         # Keyed by the raw key, which this process holds anyway: an HMAC per request costs more
         # than the rest of the lookup.
         cached = self._keys.get(raw)
-        if cached is not None and cached[1] > now:
+        store_down = now < self._store_down_until
+        # With Postgres down a key's last answer stands, however old. (Revoking needs Postgres
+        # too; a revocation made elsewhere just before the outage waits for its end.)
+        if cached is not None and (cached[1] > now or store_down):
             owner = cached[0]
+        elif store_down:
+            raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_S)
         else:
-            owner = await asyncio.get_running_loop().run_in_executor(
-                None, self.store.api_keys.owner_of_hash, credential_hash(raw, self.hmac_secret))
-            if len(self._keys) > 100_000:  # a flood of random keys must not grow memory forever
-                self._keys.clear()
-            self._keys[raw] = (owner, now + self.key_cache_ttl_s)
+            try:
+                owner = await asyncio.get_running_loop().run_in_executor(
+                    None, self.store.api_keys.owner_of_hash,
+                    credential_hash(raw, self.hmac_secret))
+            except psycopg.Error as error:
+                log.warning("API key lookups fail, keys seen before keep working: %s", error)
+                self._store_down_until = time.monotonic() + _STORE_DOWN_S
+                if cached is None:
+                    raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_S) from None
+                owner = cached[0]
+            else:
+                if len(self._keys) > 100_000:  # a flood of random keys must not grow memory
+                    self._keys.clear()
+                self._keys[raw] = (owner, now + self.key_cache_ttl_s)
         if owner is None:
             raise AuthError("YAVIO-2001")
         self._note_used(str(owner.key_id), now)
@@ -112,7 +135,8 @@ class Authenticator:
         return jwt.encode(claims, self.jwt_secret, algorithm="HS256"), expires
 
     def _note_used(self, key_id: str, now: float) -> None:
-        if now - self._last_used.get(key_id, -_LAST_USED_EVERY_S) < _LAST_USED_EVERY_S:
+        if now - self._last_used.get(key_id, -_LAST_USED_EVERY_S) < _LAST_USED_EVERY_S or \
+                now < self._store_down_until:  # an update would hold a thread for nothing
             return
         self._last_used[key_id] = now
         loop = asyncio.get_running_loop()

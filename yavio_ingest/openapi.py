@@ -47,10 +47,10 @@ _MSGSPEC_DEFS = "#/$defs/"
 _EVENTS_CODES = ("YAVIO-2000", "YAVIO-2001", "YAVIO-2004", "YAVIO-2006", "YAVIO-2050",
                  "YAVIO-2052", "YAVIO-2053", "YAVIO-2054", "YAVIO-2100", "YAVIO-2109",
                  "YAVIO-2110", "YAVIO-2111", "YAVIO-2112", "YAVIO-2113", "YAVIO-2114",
-                 "YAVIO-2402")
+                 "YAVIO-2402", "YAVIO-5001")
 _WIDGET_TOKEN_CODES = ("YAVIO-2000", "YAVIO-2001", "YAVIO-2004", "YAVIO-2006", "YAVIO-2052",
                        "YAVIO-2109", "YAVIO-2111", "YAVIO-2114", "YAVIO-2300", "YAVIO-2301",
-                       "YAVIO-2302")
+                       "YAVIO-2302", "YAVIO-5001")
 _STATS_CODES = ("YAVIO-3000",)
 # Statuses whose answers tell the client when to come back (SPEC 1: whole seconds).
 _RETRY_AFTER_STATUSES = (429, 503)

@@ -3,12 +3,16 @@
 A workspace's quota (Postgres) and its events this month (ClickHouse) are read once per
 `refresh_s` and at a new month; in between, each accepted batch adds its events to the count,
 so a check costs a dict lookup. A workspace without a quota (the self-hosted default) only
-costs the periodic refresh. Several replicas each count their own batches between refreshes,
-so together they may overshoot a quota by what they accept within `refresh_s`.
+costs the periodic refresh, which runs in the background once a workspace's figures are known:
+a check never waits on a store, and while one is down the last figures stand. Several replicas
+each count their own batches between refreshes, so together they may overshoot a quota by what
+they accept within `refresh_s`.
 """
 
 from __future__ import annotations
 
+import asyncio
+import logging
 import time
 import uuid
 from collections.abc import Awaitable, Callable
@@ -21,6 +25,10 @@ from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.store.postgres import PostgresStore
 
 __all__ = ["Quotas", "month_start"]
+
+log = logging.getLogger("yavio.ingest.quota")
+# A Postgres restart takes a few seconds; an SDK honours Retry-After for each of its 5 retries.
+_STORE_DOWN_RETRY_AFTER_S = 5
 
 PLAN_QUOTAS = {"self-hosted": None, "community": 1_000_000}
 """The plans and their default monthly event quota (None: unlimited)."""
@@ -48,14 +56,25 @@ class Quotas:
         self._blocking = blocking
         self._refresh_s = refresh_s
         self._usage: dict[str, _Usage] = {}
+        self._refreshing: set[str] = set()
 
     async def check(self, workspace_id: str, count: int) -> None:
-        """Raise 429 YAVIO-2054 if `count` more events would exceed the workspace's quota."""
+        """Raise 429 YAVIO-2054 if `count` more events would exceed the workspace's quota, 503
+        YAVIO-5001 if the figures are unknown (first batch, new month) and a store is down."""
         usage = self._usage.get(workspace_id)
         month = month_start()
-        if usage is None or usage.month != month or \
-                time.monotonic() - usage.fetched > self._refresh_s:
-            usage = await self._refresh(workspace_id, month, usage)
+        if usage is None or usage.month != month:
+            try:
+                usage = await self._refresh(workspace_id, month, usage)
+            except Exception:
+                log.exception("could not read the quota of workspace %s", workspace_id)
+                raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_RETRY_AFTER_S) from None
+        elif time.monotonic() - usage.fetched > self._refresh_s and \
+                workspace_id not in self._refreshing:
+            usage.fetched = time.monotonic()  # tried again after another refresh_s if it fails
+            self._refreshing.add(workspace_id)
+            task = asyncio.ensure_future(self._refresh(workspace_id, month, usage))
+            task.add_done_callback(lambda done: self._refreshed(workspace_id, done))
         if usage.quota is not None and usage.used + count > usage.quota:
             raise Reject("YAVIO-2054", f"The workspace's plan allows {usage.quota:,} events a "
                                        f"month and {usage.used:,} were received this month; "
@@ -70,6 +89,12 @@ class Quotas:
     def forget(self, workspace_id: str) -> None:
         """Read the workspace's plan again at its next batch (its quota changed)."""
         self._usage.pop(workspace_id, None)
+
+    def _refreshed(self, workspace_id: str, task: asyncio.Future) -> None:
+        self._refreshing.discard(workspace_id)
+        if not task.cancelled() and task.exception() is not None:
+            log.warning("could not refresh the quota of workspace %s, its last figures stand: "
+                        "%s", workspace_id, task.exception())
 
     async def _refresh(self, workspace_id: str, month: str, known: _Usage | None) -> _Usage:
         workspace = await self._blocking(self._postgres.workspaces.get,

@@ -8,7 +8,9 @@ any point (and, with `fsync`, of the machine).
 Layout: numbered segment files `NNNNNNNNNN.spool` and a `checkpoint` file. A record is a 12-byte
 header (payload length, CRC-32 of the payload, row count) and the payload: JSONEachRow lines. A torn
 record at the tail (a crash mid-write) fails its length or CRC and is cut off on open: it was never
-acknowledged.
+acknowledged. The checkpoint is rewritten in place at a fixed width, so moving it never needs disk
+space: a full disk cannot keep the spool from draining and deleting what it drained. (A write of
+that size into one page is never seen half done after a crash of the process.)
 """
 
 from __future__ import annotations
@@ -27,6 +29,7 @@ _CHUNK_BYTES = 16 << 20
 # A drained segment at least this large is deleted at once (`reclaim`) instead of waiting for the
 # segment to fill: an idle server should not keep up to a segment of events already stored.
 _RECLAIM_BYTES = 1 << 20
+_CHECKPOINT_BYTES = 64
 
 
 @dataclass(frozen=True, order=True)
@@ -53,6 +56,8 @@ class Spool:
         self.fsync = fsync
         folder.mkdir(parents=True, exist_ok=True, mode=0o700)
         self.checkpoint = self._read_checkpoint()
+        self._checkpoint_fd = os.open(folder / "checkpoint", os.O_RDWR | os.O_CREAT, 0o600)
+        self._write_checkpoint(self.checkpoint)
         for segment in self._segments():  # left by a crash in `reclaim` before its unlink
             if segment < self.checkpoint.segment:
                 self._path(segment).unlink()
@@ -168,17 +173,19 @@ class Spool:
     def _move_checkpoint(self, position: Position) -> None:
         """Record `position` as committed, then delete the segments wholly before it (a crash
         in between leaves them to the next open, which deletes them)."""
-        temporary = self.folder / "checkpoint.tmp"
-        temporary.write_text(json.dumps({"segment": position.segment,
-                                         "offset": position.offset}))
-        os.replace(temporary, self.folder / "checkpoint")
+        self._write_checkpoint(position)
         finished = range(self.checkpoint.segment, position.segment)
         self.checkpoint = position
         for segment in finished:
             self._path(segment).unlink(missing_ok=True)
 
+    def _write_checkpoint(self, position: Position) -> None:
+        record = json.dumps({"segment": position.segment, "offset": position.offset}).encode()
+        os.pwrite(self._checkpoint_fd, record.ljust(_CHECKPOINT_BYTES), 0)
+
     def close(self) -> None:
         os.close(self._fd)
+        os.close(self._checkpoint_fd)
 
     def _rotate(self) -> None:
         os.close(self._fd)
@@ -195,11 +202,14 @@ class Spool:
 
     def _read_checkpoint(self) -> Position:
         try:
-            stored = json.loads((self.folder / "checkpoint").read_text())
-            return Position(int(stored["segment"]), int(stored["offset"]))
+            text = (self.folder / "checkpoint").read_text()
         except FileNotFoundError:
+            text = ""
+        if not text.strip():  # none yet, or a crash right after creating the file
             segments = self._segments()
             return Position(segments[0] if segments else 1, 0)
+        stored = json.loads(text)
+        return Position(int(stored["segment"]), int(stored["offset"]))
 
     def _recover_tail(self, segment: int) -> int:
         """The size of the valid records of `segment`; a torn tail is cut off."""

@@ -144,12 +144,13 @@ class Writer:
                 return
             try:
                 await loop.run_in_executor(None, self._insert, batch)
+                await loop.run_in_executor(None, self.spool.commit, batch)
             except BaseException:
-                # Part of the block may be in ClickHouse already (a bisection half, or a
-                # response lost after a server accepted it): retry it the way a replay goes.
+                # Part of the block may be in ClickHouse already (a bisection half, a response
+                # lost after a server accepted it, or all of it with its checkpoint unwritten):
+                # retry it the way a replay goes.
                 self._replay_end = max(self._replay_end, batch.end)
                 raise
-            await loop.run_in_executor(None, self.spool.commit, batch)
             self.inserted_rows += batch.rows
 
     def _insert(self, batch: Batch) -> None:

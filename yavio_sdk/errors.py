@@ -52,6 +52,9 @@ _TABLE = [
     ErrorCode("YAVIO-3060", 400, "The query went over a limit of the query endpoint (rows "
                                  "read, result rows or memory)."),
     ErrorCode("YAVIO-3061", 504, "The query ran longer than the query endpoint allows."),
+    # 5xxx: storage
+    ErrorCode("YAVIO-5001", 503, "A store is unavailable and this request needs it (a key "
+                                 "or a quota not seen before the outage); retry shortly."),
 ]
 
 CODES: dict[str, ErrorCode] = {entry.code: entry for entry in _TABLE}

@@ -27,6 +27,9 @@ from yavio_ingest.store.migrations import load_migrations
 _MIGRATION_LOCK_ID = 0x7961_7669_6F00
 
 ROLES = ("owner", "admin", "member", "viewer")
+# The ingest asks for a key on the request path: with Postgres down it answers 503 after this
+# long instead of holding the client for the pool's default 30 s.
+LOOKUP_TIMEOUT_S = 2.0
 
 
 @dataclass(frozen=True)
@@ -302,8 +305,10 @@ class ApiKeys:
 
     def owner_of_hash(self, key_hash: str) -> KeyOwner | None:
         """Like `owner_of`, for a key already hashed. A key whose `revoked_at` lies in the future
-        is in its rotation grace period and still valid."""
-        with self.pool.connection() as conn, conn.cursor(row_factory=class_row(KeyOwner)) as cur:
+        is in its rotation grace period and still valid. Raises psycopg.Error if Postgres does
+        not answer within LOOKUP_TIMEOUT_S."""
+        with self.pool.connection(timeout=LOOKUP_TIMEOUT_S) as conn, \
+                conn.cursor(row_factory=class_row(KeyOwner)) as cur:
             return cur.execute(
                 "SELECT k.id AS key_id, k.project_id, p.workspace_id FROM api_keys k "
                 "JOIN projects p ON p.id = k.project_id "
