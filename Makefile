@@ -14,7 +14,7 @@ MCP1 := mcp==1.30.0
 FASTMCP := fastmcp==4.1.2
 DEMO_ARGS ?=
 
-.PHONY: demo test install install-mcp1 install-fastmcp widget bench-sdk
+.PHONY: demo test reliability install install-mcp1 install-fastmcp widget bench-sdk
 
 # uv installs the packages: it downloads them in parallel and does not compile their bytecode up
 # front, so an empty cache installs in seconds what pip takes about two minutes over (chdb's 180 MB
@@ -52,6 +52,10 @@ test: install install-mcp1 install-fastmcp widget
 	YAVIO_TEST_FRAMEWORKS=mcp_v2 $(BIN)/python -m pytest -q
 	YAVIO_TEST_FRAMEWORKS=mcp_v1 .venv-mcp1/bin/python -m pytest -q tests/sdk
 	YAVIO_TEST_FRAMEWORKS=fastmcp,mcp_v2 .venv-fastmcp/bin/python -m pytest -q tests/sdk
+
+# The reliability suite at the sizes docs/RELIABILITY.md reports (`make test` runs it small).
+reliability: install
+	YAVIO_RELIABILITY=long $(BIN)/python -m pytest -q -p no:randomly tests/reliability
 
 bench-sdk: install install-mcp1 install-fastmcp
 	$(BIN)/python bench/sdk_overhead.py --framework mcp_v2
