@@ -63,6 +63,8 @@ async def request_id_middleware(request: web.Request, handler: Handler) -> web.S
     except web.HTTPMethodNotAllowed as error:
         response = error_reply(request, "YAVIO-2405")
         response.headers["Allow"] = ", ".join(sorted(error.allowed_methods))
+    except web.HTTPRequestEntityTooLarge:  # a JSON body over aiohttp's client_max_size
+        response = error_reply(request, "YAVIO-2111")
     except web.HTTPException as error:  # aiohttp's other answers: raised, not returned
         error.headers["x-request-id"] = request[REQUEST_ID]
         raise
@@ -144,6 +146,7 @@ async def _start_ingest(app: web.Application) -> None:
         widget_limits=RateLimiter(settings.widget_rate, settings.widget_burst),
         trusted_proxies=parse_networks(settings.trusted_proxies),
         quotas=Quotas(app[POSTGRES], app[CLICKHOUSE], blocking),
+        body_timeout_s=settings.body_timeout_s,
     )
     writer.start()
     if spool.pending_bytes:

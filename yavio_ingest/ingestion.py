@@ -8,6 +8,7 @@ enrich → dedup → spool append → respond. An acknowledged event is on disk 
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import zlib
 from dataclasses import dataclass
@@ -61,6 +62,7 @@ class Ingest:
     widget_limits: RateLimiter
     trusted_proxies: Networks
     quotas: Quotas
+    body_timeout_s: float
 
 
 INGEST = web.AppKey("ingest", Ingest)
@@ -284,17 +286,29 @@ async def _read_body(request: web.Request) -> bytes:
     inflater = zlib.decompressobj(wbits) if wbits else None
     parts: list[bytes] = []
     size = 0
-    async for chunk in request.content.iter_chunked(64 * 1024):
-        if inflater is not None:
-            try:
-                chunk = inflater.decompress(chunk, MAX_BODY_BYTES + 1 - size)
-            except zlib.error:
-                raise Reject("YAVIO-2109", "The compressed body is corrupt.") from None
-        size += len(chunk)
-        if size > MAX_BODY_BYTES:
-            raise Reject("YAVIO-2111", f"The body is over {MAX_BODY_BYTES} bytes.")
-        parts.append(chunk)
-    return b"".join(parts)
+    timeout_s = request.app[INGEST].body_timeout_s
+    try:
+        async with asyncio.timeout(timeout_s):
+            async for chunk in request.content.iter_chunked(64 * 1024):
+                if inflater is not None:
+                    try:
+                        chunk = inflater.decompress(chunk, MAX_BODY_BYTES + 1 - size)
+                    except zlib.error:
+                        raise Reject("YAVIO-2109", "The compressed body is corrupt.") from None
+                size += len(chunk)
+                if size > MAX_BODY_BYTES:
+                    raise Reject("YAVIO-2111", f"The body is over {MAX_BODY_BYTES} bytes.")
+                parts.append(chunk)
+    except TimeoutError:
+        raise Reject("YAVIO-2109", f"The body did not arrive within {timeout_s:g} s.") from None
+    body = b"".join(parts)
+    # JSON is UTF-8 (RFC 8259). msgspec checks a string's bytes only when it builds the string,
+    # which for a `Raw` event happens in validation, where a bad byte would escape as a 500.
+    try:
+        body.decode()
+    except UnicodeDecodeError:
+        raise Reject("YAVIO-2109", "The body is not valid UTF-8.") from None
+    return body
 
 
 def _envelope_error(body: bytes, error: Exception) -> Reject:

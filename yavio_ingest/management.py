@@ -393,7 +393,7 @@ async def _body(request: web.Request, *, required: bool = True) -> dict[str, Any
         return {}
     try:
         body = await request.json()
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past the parser's depth
         raise Reject("YAVIO-3010", "The body is not valid JSON.") from None
     if not isinstance(body, dict):
         raise Reject("YAVIO-3010", "Send a JSON object body.")

@@ -144,7 +144,7 @@ def add_query_route(app: web.Application, access: Access, clickhouse_key: Any,
             project = await access.project(request, user, "viewer")
             try:
                 body = await request.json()
-            except ValueError:
+            except (ValueError, RecursionError):  # RecursionError: nested too deep
                 raise Reject("YAVIO-3010", "The body is not valid JSON.") from None
             sql, max_rows = _body_fields(body)
             return json_reply(await blocking(run_query, app[clickhouse_key], project.id, sql,

@@ -36,6 +36,9 @@ class Settings(BaseModel):
     spool_fsync: bool = False
     flush_rows: int = Field(10_000, ge=1)
     flush_interval_ms: int = Field(250, ge=1)
+    # A request body must arrive whole within this time, so a client trickling it byte by byte
+    # (slow loris) cannot hold a handler and a descriptor for ever.
+    body_timeout_s: float = Field(30.0, gt=0)
     key_cache_ttl_s: float = Field(60.0, ge=0, le=60)
     project_rate: float = Field(1_000, gt=0)
     project_burst: float = Field(5_000, gt=0)
