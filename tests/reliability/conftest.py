@@ -34,14 +34,18 @@ class Tenant:
     api_key: str
 
 
-@pytest.fixture
-def tenant(postgres_server: PostgresServer) -> Tenant:
+def new_tenant(postgres_server: PostgresServer, name: str = "Reliability") -> Tenant:
     database_url = postgres_server.new_database()
     store = PostgresStore(database_url, TEST_SECRET)
     store.migrate()
     owner = store.users.create(f"{uuid.uuid4().hex[:8]}@example.com")
-    workspace = store.workspaces.create("Reliability", uuid.uuid4().hex[:12], owner.id)
+    workspace = store.workspaces.create(name, uuid.uuid4().hex[:12], owner.id)
     project = store.projects.create(workspace.id, "P", "p")
     api_key, _ = store.api_keys.create(project.id)
     store.close()
     return Tenant(database_url, owner.id, workspace.id, project.id, api_key)
+
+
+@pytest.fixture
+def tenant(postgres_server: PostgresServer) -> Tenant:
+    return new_tenant(postgres_server)

@@ -16,7 +16,6 @@ import threading
 import time
 import types
 import typing
-import uuid
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -32,7 +31,7 @@ from hypothesis import strategies as st
 
 from tests.conftest import TEST_SECRET, PostgresServer
 from tests.ingest.conftest import make_event
-from tests.reliability.conftest import scaled
+from tests.reliability.conftest import new_tenant, scaled
 from tests.reliability.server_process import ServerProcess
 from yavio_ingest.store.postgres import PostgresStore
 from yavio_sdk.events import _CLASSES, format_timestamp
@@ -82,16 +81,12 @@ class Target:
 @pytest.fixture(scope="module")
 def target(postgres_server: PostgresServer,
            tmp_path_factory: pytest.TempPathFactory) -> Iterator[Target]:
-    database_url = postgres_server.new_database()
-    store = PostgresStore(database_url, TEST_SECRET)
-    store.migrate()
-    owner = store.users.create(f"{uuid.uuid4().hex[:8]}@example.com")
-    workspace = store.workspaces.create("Hostile", uuid.uuid4().hex[:12], owner.id)
-    project = store.projects.create(workspace.id, "P", "p")
-    api_key, _ = store.api_keys.create(project.id)
-    access_token, _ = store.access_tokens.create(owner.id, "hostile")
+    tenant = new_tenant(postgres_server, "Hostile")
+    store = PostgresStore(tenant.database_url, TEST_SECRET)
+    access_token, _ = store.access_tokens.create(tenant.owner_id, "hostile")
     store.close()
-    server = ServerProcess(tmp_path_factory.mktemp("hostile"), database_url)
+    api_key = tenant.api_key
+    server = ServerProcess(tmp_path_factory.mktemp("hostile"), tenant.database_url)
     server.env["YAVIO_BODY_TIMEOUT_S"] = str(_BODY_TIMEOUT_S)
     # Started under the usual default soft limit of 1,024 descriptors: the server lifts it to
     # the hard limit itself (chdb does so when it loads), or it could not hold thousands of
@@ -107,7 +102,7 @@ def target(postgres_server: PostgresServer,
         assert httpx.post(f"{server.url}/v1/events", json={"events": [make_event()]},
                           headers={"Authorization": f"Bearer {api_key}"},
                           timeout=30).status_code == 200
-        found = Target(server, api_key, access_token, str(project.id), 0)
+        found = Target(server, api_key, access_token, str(tenant.project_id), 0)
         found.baseline_rss_kb = found.rss_kb()
         yield found
     finally:
