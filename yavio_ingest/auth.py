@@ -5,7 +5,7 @@ API keys are looked up by their HMAC in Postgres and cached, unknown keys includ
 within that TTL. While Postgres cannot be asked, a key seen before keeps the answer it last got,
 however old, and a key never seen gets 503 `YAVIO-5001` with `Retry-After`: not a 401, which
 would make an SDK stop sending for good. After a failed lookup Postgres is left alone for
-`_STORE_DOWN_S`, so requests do not each wait for a lookup that fails. Widget tokens are HS256
+`STORE_DOWN_S`, so requests do not each wait for a lookup that fails. Widget tokens are HS256
 JWTs minted by this server for one trace and session; verifying one needs no database at all.
 """
 
@@ -31,7 +31,7 @@ _JWT_CLAIMS = ("pid", "wid", "tid", "sid", "iat", "exp")
 # last_used_at is bookkeeping for `yavio keys list`: once a minute per key is plenty.
 _LAST_USED_EVERY_S = 60
 # A Postgres restart takes a few seconds; an SDK honours Retry-After for each of its 5 retries.
-_STORE_DOWN_S = 5
+STORE_DOWN_S = 5
 
 
 @dataclass(frozen=True)
@@ -81,7 +81,7 @@ class Authenticator:
         if cached is not None and (cached[1] > now or store_down):
             owner = cached[0]
         elif store_down:
-            raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_S)
+            raise Reject("YAVIO-5001", retry_after=STORE_DOWN_S)
         else:
             try:
                 owner = await asyncio.get_running_loop().run_in_executor(
@@ -89,9 +89,9 @@ class Authenticator:
                     credential_hash(raw, self.hmac_secret))
             except psycopg.Error as error:
                 log.warning("API key lookups fail, keys seen before keep working: %s", error)
-                self._store_down_until = time.monotonic() + _STORE_DOWN_S
+                self._store_down_until = time.monotonic() + STORE_DOWN_S
                 if cached is None:
-                    raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_S) from None
+                    raise Reject("YAVIO-5001", retry_after=STORE_DOWN_S) from None
                 owner = cached[0]
             else:
                 if len(self._keys) > 100_000:  # a flood of random keys must not grow memory

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from datetime import datetime, timezone
 from typing import Any
 
+from yavio_ingest.auth import STORE_DOWN_S
 from yavio_ingest.responses import Reject
 from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.store.postgres import PostgresStore
@@ -27,8 +28,6 @@ from yavio_ingest.store.postgres import PostgresStore
 __all__ = ["Quotas", "month_start"]
 
 log = logging.getLogger("yavio.ingest.quota")
-# A Postgres restart takes a few seconds; an SDK honours Retry-After for each of its 5 retries.
-_STORE_DOWN_RETRY_AFTER_S = 5
 
 PLAN_QUOTAS = {"self-hosted": None, "community": 1_000_000}
 """The plans and their default monthly event quota (None: unlimited)."""
@@ -68,7 +67,7 @@ class Quotas:
                 usage = await self._refresh(workspace_id, month, usage)
             except Exception:
                 log.exception("could not read the quota of workspace %s", workspace_id)
-                raise Reject("YAVIO-5001", retry_after=_STORE_DOWN_RETRY_AFTER_S) from None
+                raise Reject("YAVIO-5001", retry_after=STORE_DOWN_S) from None
         elif time.monotonic() - usage.fetched > self._refresh_s and \
                 workspace_id not in self._refreshing:
             usage.fetched = time.monotonic()  # tried again after another refresh_s if it fails
