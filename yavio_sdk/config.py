@@ -47,11 +47,12 @@ from typing import Any, NamedTuple
 
 import msgspec
 
+from yavio_sdk.events import MAX_EVENTS_PER_BATCH
+
 __all__ = ["DEFAULT_ENDPOINT", "RC_FILENAME", "YavioConfig", "resolve_config"]
 
 DEFAULT_ENDPOINT = "http://127.0.0.1:3001"
 RC_FILENAME = ".yaviorc.json"
-MAX_BATCH_SIZE = 1_000  # the ingest's limit of events per batch (SPEC 1)
 
 logger = logging.getLogger("yavio")
 
@@ -160,8 +161,8 @@ def _seconds(value: Any) -> float:
 
 def _batch_size(value: Any) -> int:
     size = _number(value, int)
-    if not 1 <= size <= MAX_BATCH_SIZE:
-        raise _Invalid(f"expected a whole number from 1 to {MAX_BATCH_SIZE}")
+    if not 1 <= size <= MAX_EVENTS_PER_BATCH:
+        raise _Invalid(f"expected a whole number from 1 to {MAX_EVENTS_PER_BATCH}")
     return size
 
 
