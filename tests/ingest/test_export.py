@@ -6,6 +6,7 @@ once; exported events look like the events that were sent."""
 from __future__ import annotations
 
 import base64
+import json
 import random
 import uuid
 from typing import Any
@@ -15,7 +16,7 @@ import msgspec
 import pytest
 
 from tests.conftest import store_events
-from tests.ingest.conftest import IngestServer
+from tests.ingest.conftest import IngestServer, make_event
 from tests.ingest.test_management import Tenant, make_tenant
 from tests.ingest.test_overview import AFTER, BEFORE, DAY, tool_call
 from yavio_sdk.events import (
@@ -179,6 +180,24 @@ async def test_an_exported_event_is_the_event_sent_with_every_column_but_the_wor
     # events have no user, the tool registration no platform.
     assert [event["user_id"] for event in exported].count("alice") == 2
     assert exported[0]["platform"] is None and exported[-1]["user_id"] is None
+
+
+async def test_a_number_beyond_its_column_range_is_exported_as_null_in_valid_json(
+        ingest_server: IngestServer) -> None:
+    # The contract bounds a pixel ratio below only; its Float32 column holds 1e39 as inf.
+    render = make_event("widget_render", device_pixel_ratio=1e39, viewport_width=390)
+    assert (await ingest_server.send([render])).status_code == 200
+    assert await ingest_server.wait_stored(1) == 1
+    owner = ingest_server.postgres.users.first_owner()
+    token, _ = ingest_server.postgres.access_tokens.create(owner.id, "export")
+    response = await get_events(ingest_server, token, ingest_server.project_id)
+    # Strict JSON: no inf, nor the Infinity and NaN that Python's parser would let pass.
+    [exported] = json.loads(response.content, parse_constant=_not_json)["events"]
+    assert exported["device_pixel_ratio"] is None and exported["viewport_width"] == 390
+
+
+def _not_json(constant: str) -> None:
+    raise ValueError(f"{constant} is not JSON")
 
 
 async def test_type_and_platform_filters_narrow_the_events_and_the_total(
