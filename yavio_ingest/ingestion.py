@@ -4,15 +4,21 @@ The order of `POST /v1/events`: auth (header) → raw size (after gunzip, stream
 auth from `?token=` or the body (widget JWTs only) → envelope checks → widget session check →
 rate limit (by event count) → per-event validation → compat lifting → PII redaction → truncation →
 enrich → dedup → spool append → respond. An acknowledged event is on disk before the response.
+
+Validation refuses, event by event (YAVIO-2115 in its issue), a timestamp more than 24 h ahead of
+the server's clock or older than the retention: events spread over the years would each open a
+monthly partition in ClickHouse, and every partition slows every later insert, merge and erase.
 """
 
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
+import time
 import zlib
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -33,6 +39,7 @@ from yavio_sdk.events import (
     MAX_BODY_BYTES,
     MAX_EVENTS_PER_BATCH,
     RawEnvelope,
+    TimestampWindow,
     format_timestamp,
     validate_event,
 )
@@ -47,6 +54,11 @@ _REDACTED_TEXT_FIELDS = ("error_message", "nav_from", "nav_to")
 # Content-Encoding -> zlib window bits (0: not compressed).
 _WBITS = {"": 0, "identity": 0, "gzip": 16 + zlib.MAX_WBITS, "deflate": zlib.MAX_WBITS}
 _MAX_ID_CHARS = 128
+# A sender's clock a day fast is broken. Clamping its events to now instead would stamp a retried
+# event differently on each try, and a retry must stay the same event.
+MAX_AHEAD_HOURS = 24
+_TOO_NEW = (f"more than {MAX_AHEAD_HOURS} h ahead of the server's clock; check the sender's "
+            "clock (YAVIO-2115)")
 
 
 @dataclass
@@ -63,6 +75,24 @@ class Ingest:
     trusted_proxies: Networks
     quotas: Quotas
     body_timeout_s: float
+    # Built once a second: building it takes 7 µs (measured), 2% of a one-event request.
+    _window: tuple[int, TimestampWindow | None] = dataclasses.field(
+        default=(-1, None), init=False)
+
+    def timestamp_window(self) -> TimestampWindow:
+        """The timestamps accepted now, to the second. Its far end is the store's retention:
+        ClickHouse's TTL would delete an older event at once, after it had opened a partition."""
+        now = time.time()
+        second, window = self._window
+        if window is None or int(now) != second:
+            days = self.writer.store.retention_days
+            window = TimestampWindow.around(
+                datetime.fromtimestamp(now, timezone.utc), timedelta(days=days),
+                timedelta(hours=MAX_AHEAD_HOURS), too_new=_TOO_NEW,
+                too_old=f"older than the server's retention of {days} days, so it would never "
+                        "be kept; check the sender's clock (YAVIO-2115)")
+            self._window = (int(now), window)
+        return window
 
 
 INGEST = web.AppKey("ingest", Ingest)
@@ -127,8 +157,9 @@ async def _ingest(request: web.Request, ingest: Ingest) -> web.Response:
     new_ids: set[str] = set()
     accepted = 0
     prefix = line_prefix(credential.workspace_id, credential.project_id, format_timestamp())
+    window = ingest.timestamp_window()
     for index, raw in enumerate(envelope.events):
-        event, issues = validate_event(raw)
+        event, issues = validate_event(raw, window)
         if event is None:
             errors.append({"index": index, "issues": issues})
             continue

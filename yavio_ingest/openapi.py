@@ -27,6 +27,7 @@ from yavio_ingest.funnels import (
     MAX_WINDOW_S,
     MIN_STEPS,
 )
+from yavio_ingest.ingestion import MAX_AHEAD_HOURS
 from yavio_ingest.live import HEARTBEAT_S, MAX_STREAMS_PER_PROJECT, POLL_RECENT_S
 from yavio_ingest.paths import DEFAULT_TRANSITIONS, END, MAX_TRANSITIONS, START
 from yavio_ingest.query import DEFAULT_ROWS, MAX_ROWS, MAX_SQL_CHARS, TIMEOUT_S
@@ -313,8 +314,11 @@ def _post_events() -> dict[str, Any]:
         "description": (
             f"1 to {MAX_EVENTS_PER_BATCH} events. Each event is validated on its own: valid "
             "ones are stored (PII redacted, oversized payloads truncated with a warning), "
-            "invalid ones reported by their index in the batch. `workspace_id` and "
-            "`project_id` come from the credential, never from the body."),
+            "invalid ones reported by their index in the batch. A `timestamp` more than "
+            f"{MAX_AHEAD_HOURS} h ahead of the server's clock or older than its retention "
+            "(`YAVIO_RETENTION_DAYS`, 90 days by default) is invalid, its issue naming "
+            "`YAVIO-2115`. `workspace_id` and `project_id` come from the credential, never "
+            "from the body."),
         "security": [{"ApiKey": []}, {"WidgetToken": []}, {"WidgetTokenQuery": []}],
         "parameters": [{"$ref": "#/components/parameters/RequestId"},
                        _CONTENT_ENCODING_PARAMETER],

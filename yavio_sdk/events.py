@@ -8,16 +8,17 @@ optional fields may be omitted or `null`.
 Validation sits on the ingest hot path (50,000 events/s on 2 cores), so a valid event costs one
 typed msgspec decode; only an event that fails it pays for a second pass that names every problem.
 
-The ingest calls `validate_event` on each item of a `RawEnvelope`; the SDK builds event structs
-with `format_timestamp` and sends them with `encode`; `json_schema` documents the wire format.
+The ingest calls `validate_event` on each item of a `RawEnvelope`, with the `TimestampWindow` it
+accepts; the SDK builds event structs with `format_timestamp` and sends them with `encode`;
+`json_schema` documents the wire format.
 """
 
 from __future__ import annotations
 
 import functools
 import time
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal, Union, get_args
+from datetime import datetime, timedelta, timezone
+from typing import Annotated, Any, Literal, NamedTuple, Union, get_args
 
 import msgspec
 
@@ -72,7 +73,9 @@ _Currency = Annotated[str, msgspec.Meta(
     min_length=3, max_length=3, pattern="^[A-Za-z]{3}$", description="ISO 4217.")]
 _ToolName = Annotated[str, msgspec.Meta(min_length=1, max_length=MAX_TOOL_NAME_CHARS)]
 _Percent = Annotated[float, msgspec.Meta(ge=0, le=100)]
-_PixelRatio = Annotated[float, msgspec.Meta(gt=0)]
+# A screen's ratio is under 10 and browser zoom multiplies it by at most 5; the bound keeps the
+# value inside its Float32 column, where 1e39 would become inf.
+_PixelRatio = Annotated[float, msgspec.Meta(gt=0, le=100)]
 _JsonObject = dict[str, Any]
 
 # Plainer words than msgspec's for fields whose rule is a pattern (it would quote the regex) or a
@@ -95,6 +98,41 @@ def _is_utc_timestamp(value: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+class TimestampWindow(NamedTuple):
+    """The timestamps a receiver accepts, for `validate_event`, to the second, with the issue
+    it reports for a timestamp before or after them. Only the ingest has one: how far back it
+    keeps events is the server's retention, which the SDK does not know.
+
+    `oldest` and `newest` are the first 19 characters of a wire timestamp
+    (`YYYY-MM-DDTHH:MM:SS`): every valid timestamp starts with exactly those, and they sort as
+    the times do, so the check is two string comparisons, not a second parse on the hot path.
+    """
+
+    oldest: str
+    newest: str
+    too_old: str
+    too_new: str
+
+    @classmethod
+    def around(cls, now: datetime, back: timedelta, ahead: timedelta, *, too_old: str,
+               too_new: str) -> TimestampWindow:
+        """From `now - back` to `now + ahead`."""
+        try:
+            oldest = format_timestamp(now - back)[:19]
+        except OverflowError:  # back past the year 1 (a retention meant as "forever")
+            oldest = ""
+        return cls(oldest, format_timestamp(now + ahead)[:19], too_old, too_new)
+
+    def issue(self, timestamp: str) -> str | None:
+        """Why a valid `timestamp` is outside the window, or None when it is inside."""
+        second = timestamp[:19]
+        if second < self.oldest:
+            return self.too_old
+        if second > self.newest:
+            return self.too_new
+        return None
 
 
 class BaseEvent(msgspec.Struct, tag_field="event_type", kw_only=True, omit_defaults=True):
@@ -359,21 +397,28 @@ def decode(raw: bytes) -> Event:
     return event
 
 
-def validate_event(raw: bytes | msgspec.Raw) -> tuple[Event | None, list[str]]:
-    """Validate one event's JSON bytes as received, e.g. an item of `RawEnvelope.events`.
+def validate_event(raw: bytes | msgspec.Raw, window: TimestampWindow | None = None,
+                   ) -> tuple[Event | None, list[str]]:
+    """Validate one event's JSON bytes as received, e.g. an item of `RawEnvelope.events`; with a
+    `window`, a timestamp outside it is an issue too.
 
     Returns `(event, [])` when valid, else `(None, issues)` with every problem found, each as
     `"<field>: <message>"` (`event` for the event as a whole, e.g. its size). Never raises.
     """
     if len(raw) <= MAX_EVENT_BYTES:
         try:
-            return _decoder.decode(raw), []
+            event = _decoder.decode(raw)
         # msgspec raises RecursionError past ~1,000 levels of nesting, which fits in 51,200 bytes.
         except (msgspec.DecodeError, RecursionError) as error:
             first_failure = error
+        else:
+            issue = window.issue(event.timestamp) if window is not None else None
+            if issue is None:
+                return event, []
+            return None, [f"timestamp: {issue}"]
     else:
         first_failure = None
-    return None, _issues(raw, first_failure)
+    return None, _issues(raw, first_failure, window)
 
 
 def validate_obj(obj: Any) -> tuple[Event | None, list[str]]:
@@ -388,7 +433,8 @@ def validate_obj(obj: Any) -> tuple[Event | None, list[str]]:
     return validate_event(raw)
 
 
-def _issues(raw: bytes | msgspec.Raw, first_failure: Exception | None) -> list[str]:
+def _issues(raw: bytes | msgspec.Raw, first_failure: Exception | None,
+            window: TimestampWindow | None) -> list[str]:
     """Every issue of an event that failed the typed decode; the slow path."""
     issues = []
     if len(raw) > MAX_EVENT_BYTES:
@@ -416,7 +462,7 @@ def _issues(raw: bytes | msgspec.Raw, first_failure: Exception | None) -> list[s
     # For an unknown type the common fields are still checked, so every issue is reported at once.
     for name, decoder, required in _field_checks(cls):
         if name in members:
-            issue = _field_issue(name, decoder, members[name])
+            issue = _field_issue(name, decoder, members[name], window)
             if issue:
                 issues.append(f"{name}: {issue}")
         elif required:
@@ -429,7 +475,8 @@ def _issues(raw: bytes | msgspec.Raw, first_failure: Exception | None) -> list[s
     return issues
 
 
-def _field_issue(name: str, decoder: msgspec.json.Decoder, raw_value: msgspec.Raw) -> str | None:
+def _field_issue(name: str, decoder: msgspec.json.Decoder, raw_value: msgspec.Raw,
+                 window: TimestampWindow | None) -> str | None:
     try:
         value = decoder.decode(raw_value)
     except msgspec.ValidationError as error:
@@ -438,8 +485,11 @@ def _field_issue(name: str, decoder: msgspec.json.Decoder, raw_value: msgspec.Ra
         # msgspec says `$` for the value itself; name the field instead.
         message = str(error).replace("`$", f"`{name}")
         return message[0].lower() + message[1:]
-    if name == "timestamp" and not _is_utc_timestamp(value):
-        return _TIMESTAMP_ISSUE
+    if name == "timestamp":
+        if not _is_utc_timestamp(value):
+            return _TIMESTAMP_ISSUE
+        if window is not None:
+            return window.issue(value)
     return None
 
 

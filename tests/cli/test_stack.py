@@ -67,13 +67,13 @@ def insert_events_while_down(home: Path, project_id: str, workspace_id: str, cou
         import uuid
         from tests.conftest import store_events
         from yavio_ingest.store.clickhouse import ClickHouseStore
-        from yavio_sdk.events import validate_obj
+        from yavio_sdk.events import format_timestamp, validate_obj
         store = ClickHouseStore("chdb://{home / 'clickhouse'}")
         events = []
         for i in range({count}):
             event, issues = validate_obj({{
                 "event_id": str(uuid.uuid4()), "event_type": "tool_call", "trace_id": f"tr_{{i}}",
-                "session_id": "ses_1", "timestamp": "2026-11-20T10:00:00.000Z",
+                "session_id": "ses_1", "timestamp": format_timestamp(),
                 "source": "server", "event_name": "search_rooms", "latency_ms": 12.5,
                 "status": "success"}})
             assert not issues, issues

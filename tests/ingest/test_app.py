@@ -15,7 +15,7 @@ from yavio_ingest.app import create_app
 from yavio_ingest.settings import Settings
 from yavio_ingest.store.clickhouse import ClickHouseStore
 from yavio_ingest.store.postgres import PostgresStore
-from yavio_sdk.events import validate_obj
+from yavio_sdk.events import format_timestamp, validate_obj
 
 
 @pytest.fixture
@@ -36,7 +36,7 @@ def store_events(store: ClickHouseStore, workspace_id: uuid.UUID, project_id: uu
     for _ in range(count):
         event, issues = validate_obj({
             "event_id": str(uuid.uuid4()), "event_type": "track", "trace_id": "tr_1",
-            "session_id": "ses_1", "timestamp": "2026-11-20T10:00:00.000Z", "source": "server",
+            "session_id": "ses_1", "timestamp": format_timestamp(), "source": "server",
             "event_name": "clicked"})
         assert not issues
         events.append(event)

@@ -16,7 +16,7 @@ import msgspec
 import pytest
 
 from tests.conftest import store_events
-from tests.ingest.conftest import IngestServer, make_event
+from tests.ingest.conftest import IngestServer
 from tests.ingest.test_management import Tenant, make_tenant
 from tests.ingest.test_overview import AFTER, BEFORE, DAY, tool_call
 from yavio_sdk.events import (
@@ -26,6 +26,7 @@ from yavio_sdk.events import (
     ToolCallEvent,
     ToolDiscoveryEvent,
     WidgetRenderEvent,
+    format_timestamp,
 )
 
 RANGE = {"from": f"{DAY}T00:00:00Z", "to": f"{AFTER}T00:00:00Z"}
@@ -183,14 +184,15 @@ async def test_an_exported_event_is_the_event_sent_with_every_column_but_the_wor
 
 
 async def test_a_number_beyond_its_column_range_is_exported_as_null_in_valid_json(
-        ingest_server: IngestServer) -> None:
-    # The contract bounds a pixel ratio below only; its Float32 column holds 1e39 as inf.
-    render = make_event("widget_render", device_pixel_ratio=1e39, viewport_width=390)
-    assert (await ingest_server.send([render])).status_code == 200
-    assert await ingest_server.wait_stored(1) == 1
-    owner = ingest_server.postgres.users.first_owner()
-    token, _ = ingest_server.postgres.access_tokens.create(owner.id, "export")
-    response = await get_events(ingest_server, token, ingest_server.project_id)
+        ingest_server: IngestServer, tenant: Tenant) -> None:
+    # Validation now bounds the pixel ratio; one stored before the bound, 1e39, is inf in its
+    # Float32 column.
+    render = WidgetRenderEvent(event_id=_id(), trace_id="tr_1", session_id="ses_1",
+                               timestamp=format_timestamp(), source="widget",
+                               device_pixel_ratio=1e39, viewport_width=390)
+    store_events(ingest_server.clickhouse, uuid.UUID(tenant.workspace_id),
+                 uuid.UUID(tenant.project_id), [render])
+    response = await get_events(ingest_server, tenant.tokens["viewer"], tenant.project_id)
     # Strict JSON: no inf, nor the Infinity and NaN that Python's parser would let pass.
     [exported] = json.loads(response.content, parse_constant=_not_json)["events"]
     assert exported["device_pixel_ratio"] is None and exported["viewport_width"] == 390

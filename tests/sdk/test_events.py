@@ -26,6 +26,7 @@ from yavio_sdk.events import (
     ResourceAccessEvent,
     SamplingCallEvent,
     StepEvent,
+    TimestampWindow,
     ToolCallEvent,
     ToolDiscoveryEvent,
     TrackEvent,
@@ -216,6 +217,8 @@ REJECTIONS = [
     ("step_sequence negative", "step", {"step_sequence": -1}, "step_sequence"),
     ("step_sequence fractional", "step", {"step_sequence": 1.5}, "step_sequence"),
     ("device_pixel_ratio zero", "widget_render", {"device_pixel_ratio": 0}, "device_pixel_ratio"),
+    ("device_pixel_ratio beyond a screen's", "widget_render", {"device_pixel_ratio": 1e39},
+     "device_pixel_ratio"),
     ("event_name of 257 chars", "track", {"event_name": "e" * 257}, "event_name"),
     ("user_id of 257 chars", "identify", {"user_id": "u" * 257}, "user_id"),
     ("trace_id empty", "tool_call", {"trace_id": ""}, "trace_id"),
@@ -261,6 +264,49 @@ def test_every_problem_of_an_event_is_reported_at_once() -> None:
     assert event is None
     assert sorted(issue_fields(issues)) == [
         "event_id", "is_retry", "latency_ms", "timestamp", "trace_id"]
+
+
+# The ingest's window on 2026-06-01 at noon with a 90-day retention.
+WINDOW = TimestampWindow.around(datetime(2026, 6, 1, 12, tzinfo=timezone.utc),
+                                timedelta(days=90), timedelta(hours=24),
+                                too_old="older than the retention", too_new="ahead of the clock")
+
+
+@pytest.mark.parametrize(("timestamp", "issues"), [
+    ("2026-03-03T12:00:00.000Z", []),
+    ("2026-03-03T11:59:59.999Z", ["timestamp: older than the retention"]),
+    ("2026-06-02T12:00:00.999Z", []),
+    ("2026-06-02T12:00:01Z", ["timestamp: ahead of the clock"]),
+    ("1970-01-01T00:00:00Z", ["timestamp: older than the retention"]),
+])
+def test_a_window_accepts_its_edges_to_the_second_and_refuses_what_lies_beyond(
+        timestamp: str, issues: list[str]) -> None:
+    event, found = validate_event(raw(wire(timestamp=timestamp)), WINDOW)
+
+    assert found == issues
+    assert (event is None) == bool(issues)
+
+
+def test_a_window_reaching_back_past_the_year_1_refuses_nothing_old() -> None:
+    forever = TimestampWindow.around(datetime(2026, 6, 1, tzinfo=timezone.utc),
+                                     timedelta(days=1_000_000), timedelta(hours=24),
+                                     too_old="older than the retention", too_new="ahead")
+
+    assert validate_event(raw(wire(timestamp="0001-01-01T00:00:00Z")), forever)[1] == []
+
+
+def test_a_timestamp_outside_the_window_is_reported_with_the_other_issues() -> None:
+    _, issues = validate_event(raw(wire(timestamp="2027-01-01T00:00:00Z", status="ok")), WINDOW)
+
+    assert issues == ["status: invalid enum value 'ok'", "timestamp: ahead of the clock"]
+
+
+@pytest.mark.parametrize("timestamp", ["0001-01-01T00:00:00Z", "9999-12-31T23:59:59.999Z"])
+def test_without_a_window_any_well_formed_timestamp_is_valid(timestamp: str) -> None:
+    # The SDK validates with no window: the retention that bounds it is the server's.
+    event, issues = validate_obj(wire(timestamp=timestamp))
+
+    assert issues == [] and event is not None
 
 
 def test_an_unknown_event_type_still_gets_its_common_fields_checked() -> None:

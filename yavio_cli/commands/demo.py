@@ -81,7 +81,9 @@ def demo(
     people = max(60, events // 40)
     traffic = Traffic(relay, key, connection.url, seed=seed, people=people)
     end = utc_now() - timedelta(minutes=1)
-    start = end - timedelta(days=days)
+    # An hour short of the full days: the ingest refuses events older than its retention (90
+    # days by default, `--days`' maximum), and a big demo sends for many minutes.
+    start = end - timedelta(days=days) + timedelta(hours=1)
     extra = extra_processes(events)
     shares = [HistoryShare(connection.url, key, seed=seed, share=index, people=people,
                            start=start, end=end, quota=events // (extra + 1))

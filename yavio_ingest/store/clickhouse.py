@@ -20,6 +20,12 @@ import msgspec
 from yavio_ingest.store.migrations import load_migrations
 from yavio_sdk.events import BaseEvent
 
+# ClickHouse refuses an insert block that touches over 100 partitions (months) by default, and a
+# refused block would hold every tenant's events behind it in the spool. The ingest's timestamp
+# window keeps a block within the retention's months; a long retention can still span more than
+# 100 of them, which costs one part per month and is stored. For every insert into a table
+# partitioned by month: `events` and the aggregates `rebuild_aggregates` rewrites.
+_ANY_PARTITIONS = {"max_partitions_per_insert_block": 0}
 # Events are written as JSONEachRow: ClickHouse parses the lines in C++ (about 10 µs a row in chdb,
 # with the GIL released), JSON payloads land in their String columns as JSON text, and the spool can
 # hold exactly the bytes that will be inserted.
@@ -30,6 +36,7 @@ _JSON_INSERT_SETTINGS = {
     "input_format_skip_unknown_fields": 1,
     "input_format_null_as_default": 1,
     "date_time_input_format": "best_effort",
+    **_ANY_PARTITIONS,
 }
 # Payload columns that hold JSON text. A scalar (output_content may be a plain string) is encoded
 # first, so every value in these columns is JSON, whatever its shape.
@@ -177,7 +184,8 @@ class ClickHouseStore:
                 self._client.command(f"DELETE FROM {table} WHERE {touched}",
                                      parameters=parameters)
                 self._client.command(f"INSERT INTO {table} SELECT * FROM ({select}) "
-                                     f"WHERE {touched}", parameters=parameters)
+                                     f"WHERE {touched}", parameters=parameters,
+                                     settings=_ANY_PARTITIONS)
 
     def count_events(self, *, workspace_ids: Sequence[uuid.UUID] | None = None,
                      project_id: uuid.UUID | None = None) -> int:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import time
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import httpx
@@ -14,7 +14,6 @@ import pytest
 from textual.widgets import DataTable, Static
 
 from tests.cli.tui.conftest import SIZES, DashboardServer, dashboard
-from tests.cli.tui.seed import NOW
 from yavio_cli.tui.trace_screen import TraceScreen
 from yavio_cli.tui.views.live import EventScreen
 
@@ -30,9 +29,14 @@ def live_project(dashboard_server: DashboardServer) -> dict[str, Any]:
     return {"id": str(project.id), "slug": "live", "key": key}
 
 
+# Today's date, not the seed's NOW: the ingest refuses a timestamp more than a day ahead of its
+# clock, and the tail shows only the time of day.
+TODAY = datetime.now(timezone.utc).replace(hour=0, minute=0, second=0, microsecond=0)
+
+
 def call(number: int, **fields: Any) -> dict[str, Any]:
-    """A tool call with a fixed id and time (what the snapshots show must not change)."""
-    at = NOW + timedelta(hours=12, minutes=number)
+    """A tool call with a fixed id and time of day (what the snapshots show must not change)."""
+    at = TODAY + timedelta(hours=12, minutes=number)
     return {"event_type": "tool_call", "event_id": str(uuid.UUID(int=1000 + number)),
             "trace_id": f"tr_live_{number:03d}", "session_id": "ses_live",
             "timestamp": at.strftime("%Y-%m-%dT%H:%M:%S.000Z"), "source": "server",
