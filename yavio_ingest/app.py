@@ -90,9 +90,11 @@ async def cors_middleware(request: web.Request, handler: Handler) -> web.StreamR
 
 
 async def health(request: web.Request) -> web.Response:
-    """200 when both stores answer; 503 `degraded`, naming the one down, otherwise."""
+    """200 when both stores answer and the writer's inserts work; 503 `degraded`, naming the
+    one down, otherwise."""
     postgres_up, clickhouse_up = await asyncio.gather(
         blocking(request.app[POSTGRES].ping), blocking(request.app[CLICKHOUSE].ping))
+    clickhouse_up = clickhouse_up and not request.app[INGEST].writer.stalled
     body = {"status": "ok" if postgres_up and clickhouse_up else "degraded",
             "postgres": "up" if postgres_up else "down",
             "clickhouse": "up" if clickhouse_up else "down"}

@@ -31,6 +31,7 @@ from yavio_ingest.ingestion import MAX_AHEAD_HOURS
 from yavio_ingest.live import HEARTBEAT_S, MAX_STREAMS_PER_PROJECT, POLL_RECENT_S
 from yavio_ingest.paths import DEFAULT_TRANSITIONS, END, MAX_TRANSITIONS, START
 from yavio_ingest.query import DEFAULT_ROWS, MAX_ROWS, MAX_SQL_CHARS, TIMEOUT_S
+from yavio_ingest.writer import STALLED_AFTER_S
 from yavio_sdk.errors import error_code
 from yavio_sdk.events import (
     EVENT_TYPES,
@@ -355,7 +356,8 @@ def _get_health() -> dict[str, Any]:
     return {
         "operationId": "health",
         "summary": "Whether both stores answer",
-        "description": "Never rate limited.",
+        "description": (f"Never rate limited. ClickHouse counts as down too once the writer's "
+                        f"inserts have failed for {STALLED_AFTER_S:g} s, even if it answers."),
         "security": [],
         "parameters": [{"$ref": "#/components/parameters/RequestId"}],
         "responses": {

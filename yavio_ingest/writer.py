@@ -27,6 +27,10 @@ from yavio_ingest.store.clickhouse import ClickHouseStore
 log = logging.getLogger("yavio.ingest.writer")
 
 _MAX_BACKOFF_S = 5.0
+# Inserts failing this long stall the writer: past its first retries (0.1 to 1.6 s), short of a
+# monitor's usual interval. `/health` then reports ClickHouse down even while it answers a ping
+# (a detached or read-only table, a block it refuses), as acknowledged events pile up.
+STALLED_AFTER_S = 5.0
 
 
 class _EventId(msgspec.Struct):
@@ -105,6 +109,12 @@ class Writer:
         self._waiting_rows += rows
         if self._waiting_rows >= self.flush_rows:
             self._wake.set()
+
+    @property
+    def stalled(self) -> bool:
+        """Inserts have failed for STALLED_AFTER_S without a success since."""
+        return (self.failing_since is not None
+                and time.monotonic() - self.failing_since >= STALLED_AFTER_S)
 
     async def _run(self) -> None:
         backoff = 0.1

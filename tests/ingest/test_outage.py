@@ -7,10 +7,13 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import time
 
+import httpx
 import pytest
 
 from tests.ingest.conftest import IngestServer, make_event
+from yavio_ingest.writer import STALLED_AFTER_S
 
 # Small enough to fill in a few requests, large enough for several batches to wait first.
 BUDGET = 60_000
@@ -60,6 +63,30 @@ async def test_events_wait_in_the_spool_while_clickhouse_refuses_inserts_and_non
     assert ingest_server.ingest.spool.pending_bytes == 0
     assert ingest_server.ingest.writer.failing_since is None
     assert (await ingest_server.send([make_event()])).status_code == 200
+
+
+async def test_health_names_clickhouse_down_while_its_inserts_keep_failing(
+        ingest_server: IngestServer) -> None:
+    async def health() -> httpx.Response:
+        async with httpx.AsyncClient(timeout=10) as client:
+            return await client.get(f"{ingest_server.url}/health")
+
+    store = ingest_server.clickhouse
+    store.command("DETACH TABLE events")  # ClickHouse still answers its ping; inserts fail
+    try:
+        assert (await ingest_server.send([make_event()])).status_code == 200
+        assert (await health()).status_code == 200  # a first failure is only retried
+        deadline = time.monotonic() + STALLED_AFTER_S + 10
+        while (response := await health()).status_code == 200:
+            assert time.monotonic() < deadline, "inserts fail and /health still says ok"
+            await asyncio.sleep(0.2)
+        assert response.status_code == 503
+        assert response.json() == {"status": "degraded", "postgres": "up", "clickhouse": "down"}
+    finally:
+        store.command("ATTACH TABLE events")
+
+    assert await ingest_server.wait_stored(1, timeout=20) == 1
+    assert (await health()).json()["status"] == "ok"
 
 
 async def test_an_event_clickhouse_cannot_parse_is_set_aside_and_the_rest_flows_on(
