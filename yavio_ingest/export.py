@@ -69,9 +69,9 @@ def _json_of(column: str) -> str:
         return f"concat('\"', toString({column}), '\"')"
     if column in _NUMBERS:
         # The shortest text that reads back as the same number: a Float32 ratio sent as 1.1
-        # is 1.1, not the 1.100000023841858 that the float32 holds. A Float32 column holds a
-        # finite number beyond its range (a pixel ratio of 1e39, which the contract allows) as
-        # inf, which JSON cannot write: null, as msgspec writes it (so is NULL: `if` takes it
+        # is 1.1, not the 1.100000023841858 that the float32 holds. A number beyond a Float32's
+        # range (a pixel ratio of 1e39, stored before the contract bounded it) is inf there,
+        # which JSON cannot write: null, as msgspec writes it. NULL is null too (`if` takes it
         # as false).
         return f"if(isFinite({column}), toString({column}), 'null')"
     if column in _JSON:

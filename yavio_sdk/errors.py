@@ -34,8 +34,8 @@ _TABLE = [
     ErrorCode("YAVIO-2113", 400, "Too many events in one batch."),
     ErrorCode("YAVIO-2114", 415, "Unsupported Content-Encoding."),
     # Reported per event, in the issues of a 207 or a 400 YAVIO-2100, never as the answer's code.
-    ErrorCode("YAVIO-2115", 400, "Event timestamp outside the accepted window (the server's "
-                                 "retention back, 24 h ahead): check the sender's clock."),
+    ErrorCode("YAVIO-2115", 400, "Event timestamp older than the server's retention or too far "
+                                 "ahead of its clock: check the sender's clock."),
     ErrorCode("YAVIO-2300", 400, "traceId must be 1 to 128 characters."),
     ErrorCode("YAVIO-2301", 400, "sessionId must be 1 to 128 characters."),
     ErrorCode("YAVIO-2302", 401, "Widget tokens can only be minted with an API key."),
